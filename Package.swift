@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "anydns",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "anydns", targets: ["anydns"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // libldns (NLnet Labs), used only to read zone files: never on the query path.
+        .systemLibrary(
+            name: "CLDNS",
+            pkgConfig: "ldns",
+            providers: [.apt(["libldns-dev"])]
+        ),
+        // DNS wire format: names, header, message reader and writer, EDNS. Standard library only.
+        .target(name: "DNSWire"),
+        // Zone files through libldns, semantic checks, immutable lookup snapshots.
+        .target(name: "DNSZone", dependencies: ["DNSWire", "CLDNS"]),
+        // Query bytes in, response bytes out (RFC 1034 §4.3.2 and friends). No I/O.
+        .target(name: "DNSResponder", dependencies: ["DNSWire", "DNSZone"]),
+        // Non-blocking UDP and TCP listeners on Dispatch.
+        .target(
+            name: "DNSTransport",
+            dependencies: ["DNSResponder", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The YAML configuration file and its validation.
+        .target(name: "AnydnsConfig", dependencies: ["Yams"]),
+        .executableTarget(
+            name: "anydns",
+            dependencies: [
+                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "DNSZoneTests", dependencies: ["DNSZone", "DNSWire"]),
+        .testTarget(name: "DNSResponderTests", dependencies: ["DNSResponder", "DNSZone", "DNSWire"]),
+        .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

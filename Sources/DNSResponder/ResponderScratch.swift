@@ -1,0 +1,45 @@
+import DNSWire
+import DNSZone
+
+/// Memory one worker reuses for every query it answers, so answering allocates nothing.
+///
+/// Not thread-safe: each worker (UDP socket loop, TCP connection queue) owns one.
+public final class ResponderScratch: @unchecked Sendable {
+    let response = ResponseScratch()
+    /// The QNAME as sent (case preserved).
+    let queryName = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
+    /// Two lowercase name buffers used in turn while following CNAME and DNAME chains.
+    let names = [
+        UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8),
+        UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8),
+    ]
+    let labelStarts = [
+        UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 128),
+        UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 128),
+    ]
+    /// Where a synthesized DNAME target is assembled (RFC 6672 §2.2).
+    let synthesized = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
+    /// Nodes whose A/AAAA go in the additional section, and nodes already visited in a chain.
+    let additionalTargets = UnsafeMutableBufferPointer<AdditionalTarget>.allocate(
+        capacity: ResponderLimits.maxAdditionalTargets)
+    let visited = UnsafeMutableBufferPointer<Int32>.allocate(capacity: ResponderLimits.maxChain + 1)
+
+    public init() {}
+
+    deinit {
+        queryName.deallocate()
+        for buffer in names { buffer.deallocate() }
+        for buffer in labelStarts { buffer.deallocate() }
+        synthesized.deallocate()
+        additionalTargets.deallocate()
+        visited.deallocate()
+    }
+}
+
+/// A node whose A and AAAA records belong in the additional section.
+struct AdditionalTarget {
+    var node: NodeID
+    /// Glue at or below the zone cut of a referral: if it does not fit, the response is truncated
+    /// (RFC 9471 §3). Other additional data is simply left out when it does not fit (RFC 2181 §9).
+    var required: Bool
+}

@@ -1,0 +1,340 @@
+import DNSWire
+import DNSZone
+
+/// Builds one response after the header checks: the question, then ANSWER, AUTHORITY and
+/// ADDITIONAL following RFC 1034 §4.3.2, then the header flags and counts.
+///
+/// Truncation (RFC 2181 §9, RFC 7766): when ANSWER or AUTHORITY data, or required glue, does not
+/// fit, every section is emptied and TC=1 is set, keeping the question (as NSD and Knot do); the
+/// client retries over TCP. Additional data that does not fit is left out without TC.
+struct SectionWriter {
+    let query: Query
+    let packet: UnsafeRawBufferPointer
+    let transport: Transport
+    let zones: ZoneSet
+    let scratch: ResponderScratch
+    var writer: MessageWriter
+
+    private(set) var rcode = RCode.noError
+    private(set) var truncated = false
+    private var authoritative = true
+    private var counts: (answer: UInt16, authority: UInt16, additional: UInt16) = (0, 0, 0)
+    private var targetCount = 0
+    private var visitedCount = 0
+    private let afterQuestion: MessageWriter.Mark
+
+    private enum Section {
+        case answer
+        case authority
+        case additional
+    }
+
+    init(
+        query: Query, packet: UnsafeRawBufferPointer, transport: Transport, zones: ZoneSet,
+        scratch: ResponderScratch, writer: MessageWriter
+    ) {
+        self.query = query
+        self.packet = packet
+        self.transport = transport
+        self.zones = zones
+        self.scratch = scratch
+        self.writer = writer
+        // Cannot overflow: the limit is at least 512 minus the OPT, the question at most 259 + 12.
+        try! writeHeader(&self.writer, id: query.header.id, flags: 0, questions: 1)
+        try! self.writer.append(
+            UnsafeRawBufferPointer(rebasing: packet[DNSHeader.length..<query.questionEnd]))
+        self.writer.rememberName(at: DNSHeader.length)
+        afterQuestion = self.writer.mark
+    }
+
+    /// Ends with `rcode` and no records.
+    mutating func finishEmpty(rcode: RCode, authoritative: Bool) {
+        self.rcode = rcode
+        self.authoritative = authoritative
+        finish()
+    }
+
+    mutating func resolve(identity: ServerIdentity) {
+        let name = NameView(
+            loweringName: UnsafeRawBufferPointer(rebasing: scratch.queryName[0..<query.nameLength]),
+            storage: scratch.names[0], starts: scratch.labelStarts[0])
+        switch query.qclass {
+        case .chaos:
+            answerChaos(name, identity: identity)
+            return
+        case .internet, .any:
+            break
+        default:
+            return finishEmpty(rcode: .refused, authoritative: false)
+        }
+        guard let (zone, apexLabels) = zones.zone(for: name) else {
+            return finishEmpty(rcode: .refused, authoritative: false)
+        }
+        switch query.type {
+        case .axfr:
+            // No transfer ACL yet: AXFR over UDP is not implemented anywhere (NSD, Knot), over TCP refused.
+            return finishEmpty(rcode: transport == .udp ? .notImp : .refused, authoritative: false)
+        case .ixfr:
+            return finishEmpty(rcode: .refused, authoritative: false)
+        default:
+            break
+        }
+        follow(name, apexLabels: apexLabels, in: zone)
+        if !truncated { writeAdditional(zone) }
+        finish()
+    }
+
+    // MARK: RFC 1034 §4.3.2 step 3
+
+    /// Looks `name` up and writes what it finds, following CNAME and DNAME inside the zone.
+    private mutating func follow(_ start: NameView, apexLabels apexStart: Int, in zone: Zone) {
+        var name = start
+        var apexLabels = apexStart
+        var buffer = 0
+        for hop in 0...ResponderLimits.maxChain {
+            switch zone.lookup(name, apexLabels: apexLabels, type: query.type) {
+            case .answer(_, let rrset, _):
+                if write(zone, rrset, owner: name.bytes, to: .answer) {
+                    collectTargets(zone, rrset, cut: nil)
+                }
+                return
+            case .any(let node, _):
+                // RFC 8482 §4.2: one RRset, not the whole node.
+                if let rrset = zone.firstRRSet(at: node), write(zone, rrset, owner: name.bytes, to: .answer) {
+                    collectTargets(zone, rrset, cut: nil)
+                }
+                return
+            case .cname(let node, let rrset, _):
+                // RFC 1034 §3.6.2 and RFC 2181 §10.1: each CNAME once, a repeat ends the chain.
+                guard markVisited(node), write(zone, rrset, owner: name.bytes, to: .answer) else { return }
+                buffer ^= 1
+                name = zone.withFirstRecord(of: rrset) { _, target in
+                    NameView(
+                        loweringName: target, storage: scratch.names[buffer],
+                        starts: scratch.labelStarts[buffer])
+                }
+            case .dname(let node, let rrset):
+                // RFC 6672 §3.2: the DNAME, then a CNAME synthesized with the DNAME's TTL.
+                let written = zone.withName(of: node) { owner in write(zone, rrset, owner: owner, to: .answer)
+                }
+                guard written, markVisited(node) else { return }
+                let ownerLabels = zone.withName(of: node) { NameView.countLabels($0) }
+                guard
+                    let synthesized = synthesize(
+                        name, droppingOwnerLabels: ownerLabels, zone: zone, dname: rrset)
+                else {
+                    rcode = .yxDomain  // RFC 6672 §2.2: the result would exceed 255 octets
+                    return
+                }
+                buffer ^= 1
+                name = NameView(
+                    loweringName: synthesized, storage: scratch.names[buffer],
+                    starts: scratch.labelStarts[buffer])
+            case .noData:
+                writeNegative(zone)
+                return
+            case .nxDomain:
+                rcode = .nxDomain
+                writeNegative(zone)
+                return
+            case .delegation(let cut):
+                // RFC 1034 §4.3.2 3b: a referral; AA only if an answer was already given (a CNAME).
+                if hop == 0 { authoritative = false }
+                guard let ns = zone.rrset(cut, .ns) else { return }
+                if zone.withName(of: cut, { write(zone, ns, owner: $0, to: .authority) }) {
+                    collectTargets(zone, ns, cut: cut)
+                }
+                return
+            }
+            guard let below = zone.labelsBelowApex(name) else { return }  // the chain left the zone
+            apexLabels = below
+        }
+    }
+
+    /// Writes the CNAME of a DNAME substitution and returns its target (in scratch memory), or
+    /// `nil` when the target would be too long.
+    private mutating func synthesize(
+        _ name: NameView, droppingOwnerLabels ownerLabels: Int, zone: Zone, dname: RRSetID
+    ) -> UnsafeRawBufferPointer? {
+        let prefixLength = Int(name.labelStarts[name.labelCount - ownerLabels])
+        let output = scratch.synthesized
+        let length: Int? = zone.withFirstRecord(of: dname) { _, target in
+            guard prefixLength + target.count <= NameLimits.maxWireLength else { return nil }
+            output.baseAddress!.copyMemory(from: name.bytes.baseAddress!, byteCount: prefixLength)
+            (output.baseAddress! + prefixLength).copyMemory(
+                from: target.baseAddress!, byteCount: target.count)
+            return prefixLength + target.count
+        }
+        guard let length else { return nil }
+        let target = UnsafeRawBufferPointer(rebasing: output[0..<length])
+        let ttl = zone.withFirstRecord(of: dname) { ttl, _ in ttl }
+        let mark = writer.mark
+        do {
+            try writer.writeRecord(owner: name.bytes, type: .cname, ttl: ttl, rdata: target)
+            counts.answer += 1
+        } catch {
+            writer.rollback(to: mark)
+            truncate()
+            return nil
+        }
+        return target
+    }
+
+    /// NODATA and NXDOMAIN: the apex SOA in AUTHORITY with TTL min(SOA TTL, MINIMUM) (RFC 2308 §3).
+    private mutating func writeNegative(_ zone: Zone) {
+        _ = zone.withName(of: zone.apex) { apex in
+            write(zone, zone.soa, owner: apex, to: .authority, ttlCap: zone.negativeTTL)
+        }
+    }
+
+    // MARK: Additional section (RFC 1035 §3.3.9, §3.3.11, RFC 2782; glue RFC 9471)
+
+    private mutating func collectTargets(_ zone: Zone, _ rrset: RRSetID, cut: NodeID?) {
+        let type = zone.type(of: rrset)
+        guard type == .ns || type == .mx || type == .srv else { return }
+        zone.forEachRecord(of: rrset) { _, _, target in
+            guard let target, targetCount < scratch.additionalTargets.count else { return }
+            for index in 0..<targetCount where scratch.additionalTargets[index].node == target { return }
+            let required = cut.map { zone.isAtOrBelowCut(target, cut: $0) } ?? false
+            scratch.additionalTargets[targetCount] = AdditionalTarget(node: target, required: required)
+            targetCount += 1
+        }
+    }
+
+    private mutating func writeAdditional(_ zone: Zone) {
+        for index in 0..<targetCount {
+            let target = scratch.additionalTargets[index]
+            for type in [RecordType.a, RecordType.aaaa] {
+                guard let rrset = zone.rrset(target.node, type) else { continue }
+                let fitted = zone.withName(of: target.node) { owner in
+                    write(zone, rrset, owner: owner, to: .additional, optional: !target.required)
+                }
+                if !fitted && truncated { return }
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes an RRset into `section`. Returns false when it did not fit: for optional data the
+    /// RRset is simply left out, otherwise the whole response is truncated.
+    private mutating func write(
+        _ zone: Zone, _ rrset: RRSetID, owner: UnsafeRawBufferPointer, to section: Section,
+        ttlCap: UInt32 = .max, optional: Bool = false
+    ) -> Bool {
+        let mark = writer.mark
+        do {
+            let written = UInt16(try zone.write(rrset, owner: owner, ttlCap: ttlCap, into: &writer))
+            switch section {
+            case .answer: counts.answer += written
+            case .authority: counts.authority += written
+            case .additional: counts.additional += written
+            }
+            return true
+        } catch {
+            writer.rollback(to: mark)
+            if !optional { truncate() }
+            return false
+        }
+    }
+
+    private mutating func truncate() {
+        writer.rollback(to: afterQuestion)
+        counts = (0, 0, 0)
+        truncated = true
+    }
+
+    /// Records `node` as visited in this chain; false if it already was (a loop).
+    private mutating func markVisited(_ node: NodeID) -> Bool {
+        for index in 0..<visitedCount where scratch.visited[index] == node.rawValue { return false }
+        guard visitedCount < scratch.visited.count else { return false }
+        scratch.visited[visitedCount] = node.rawValue
+        visitedCount += 1
+        return true
+    }
+
+    /// Sets the header flags and section counts.
+    private mutating func finish() {
+        var flags =
+            DNSHeader.Flag.qr | (query.header.flags & (0x7800 | DNSHeader.Flag.rd | DNSHeader.Flag.cd))
+        if authoritative { flags |= DNSHeader.Flag.aa }
+        if truncated { flags |= DNSHeader.Flag.tc }
+        flags |= UInt16(rcode.headerBits)
+        writer.patch(flags, at: 2)
+        writer.patch(counts.answer, at: 6)
+        writer.patch(counts.authority, at: 8)
+        writer.patch(counts.additional, at: 10)
+    }
+
+    // MARK: CHAOS class (RFC 4892)
+
+    /// `id.server.` / `hostname.bind.` give the identity, `version.bind.` / `version.server.` the
+    /// version (or REFUSED when hidden); anything else in class CH is refused. Never from IN data.
+    private mutating func answerChaos(_ name: NameView, identity: ServerIdentity) {
+        authoritative = false
+        let text: String?
+        if ChaosNames.identity.contains(where: { $0.elementsEqual(name.bytes) }) {
+            text = identity.identity
+        } else if ChaosNames.version.contains(where: { $0.elementsEqual(name.bytes) }) {
+            text = identity.version
+        } else {
+            text = nil
+        }
+        guard var text else { return finishEmpty(rcode: .refused, authoritative: false) }
+        if query.type == .txt || query.type == .any {
+            let fitted = text.withUTF8 { writeChaosTXT(owner: name.bytes, text: UnsafeRawBufferPointer($0)) }
+            if fitted { counts.answer = 1 } else { truncate() }
+        }
+        finish()
+    }
+}
+
+extension SectionWriter {
+    /// One CH TXT record with TTL 0 holding `text` split into 255-octet strings; false if it did not fit.
+    fileprivate mutating func writeChaosTXT(owner: UnsafeRawBufferPointer, text: UnsafeRawBufferPointer)
+        -> Bool
+    {
+        let mark = writer.mark
+        do {
+            try writer.writeName(owner)
+            try writer.append(RecordType.txt.rawValue)
+            try writer.append(DNSClass.chaos.rawValue)
+            try writer.append(UInt32(0))
+            let chunks = max(1, (text.count + 254) / 255)
+            try writer.append(UInt16(text.count + chunks))
+            for chunk in 0..<chunks {
+                let part = UnsafeRawBufferPointer(
+                    rebasing: text[(chunk * 255)..<min(text.count, chunk * 255 + 255)])
+                try writer.append(UInt8(part.count))
+                try writer.append(part)
+            }
+            return true
+        } catch {
+            writer.rollback(to: mark)
+            return false
+        }
+    }
+}
+
+/// The CHAOS-class names of RFC 4892, lowercase wire format.
+private enum ChaosNames {
+    static let identity: [[UInt8]] = [wire("id", "server"), wire("hostname", "bind")]
+    static let version: [[UInt8]] = [wire("version", "bind"), wire("version", "server")]
+
+    private static func wire(_ labels: String...) -> [UInt8] {
+        labels.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0]
+    }
+}
+
+extension NameView {
+    /// Labels in an uncompressed wire name (not counting the root).
+    static func countLabels(_ name: UnsafeRawBufferPointer) -> Int {
+        var count = 0
+        var position = 0
+        while name[position] != 0 {
+            count += 1
+            position += 1 + Int(name[position])
+        }
+        return count
+    }
+}

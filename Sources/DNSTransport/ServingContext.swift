@@ -1,0 +1,33 @@
+import DNSResponder
+import Logging
+
+/// Told about every query answered (or dropped), for metrics. Called on the serving queues:
+/// implementations must be cheap and thread-safe.
+public protocol QueryObserver: Sendable {
+    func answered(transport: Transport, response: Response?)
+}
+
+/// What every listener shares: the responder, the zones, limits, and where to report.
+struct ServingContext: Sendable {
+    let responder: Responder
+    let store: ZoneStore
+    let limits: TransportLimits
+    let logger: Logger
+    let observer: (any QueryObserver)?
+}
+
+/// Limits that protect the server from slow or hostile TCP clients (RFC 7766 §6.2).
+public struct TransportLimits: Sendable, Equatable {
+    /// Open TCP connections per listener; more are closed as soon as accepted.
+    public var maxTCPConnections: Int
+    /// Seconds a TCP connection may stay idle (no complete query read, nothing to send).
+    public var tcpIdleTimeout: Double
+    /// Pending output per TCP connection before the server stops reading from it.
+    public var maxPendingOutput: Int
+
+    public init(maxTCPConnections: Int = 1000, tcpIdleTimeout: Double = 10, maxPendingOutput: Int = 1 << 20) {
+        self.maxTCPConnections = maxTCPConnections
+        self.tcpIdleTimeout = tcpIdleTimeout
+        self.maxPendingOutput = maxPendingOutput
+    }
+}

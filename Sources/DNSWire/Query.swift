@@ -1,0 +1,144 @@
+/// What a client asked for in its OPT record (RFC 6891 §6.1.2, RFC 5001 §2.3).
+public struct EDNSRequest: Equatable, Sendable {
+    /// The requestor's UDP payload size; values below 512 are treated as 512 (RFC 6891 §6.2.5).
+    public var udpPayloadSize: UInt16
+    public var version: UInt8
+    /// The DO bit (RFC 3225), echoed in the response's OPT.
+    public var dnssecOK: Bool
+    /// An empty NSID option was present (RFC 5001 §2.3).
+    public var nsidRequested: Bool
+
+    public init(udpPayloadSize: UInt16, version: UInt8, dnssecOK: Bool, nsidRequested: Bool) {
+        self.udpPayloadSize = udpPayloadSize
+        self.version = version
+        self.dnssecOK = dnssecOK
+        self.nsidRequested = nsidRequested
+    }
+}
+
+/// A query whose bytes have been checked once, at the door (STYLE.md habit 1).
+public struct Query: Sendable {
+    public var header: DNSHeader
+    /// Offset just past the question's QCLASS; bytes 12..<questionEnd are the question as sent.
+    public var questionEnd: Int
+    /// Length of the uncompressed QNAME written to the caller's name buffer (case preserved).
+    public var nameLength: Int
+    public var type: RecordType
+    public var qclass: DNSClass
+    public var edns: EDNSRequest?
+}
+
+/// The result of checking a received message.
+public enum QueryCheck: Sendable {
+    /// A well-formed query.
+    case query(Query)
+    /// Answer with `rcode` and nothing else; `questionEnd` is set when the question parsed and
+    /// may be echoed, `edns` when a valid OPT was present.
+    case reject(RCode, header: DNSHeader, questionEnd: Int?, edns: EDNSRequest?)
+    /// Send nothing: too short to carry an ID, or a response (QR=1) that must not be answered.
+    case drop
+}
+
+/// EDNS option codes the server looks at (RFC 6891 §6.1.2 registry).
+public enum EDNSOptionCode {
+    public static let nsid: UInt16 = 3
+}
+
+/// Checks a received message once: header, exactly one question, every record in the other
+/// sections, at most one well-formed OPT, and no trailing bytes (RFC 1035 §4.1, RFC 6891 §6.1.1).
+///
+/// - Parameters:
+///   - packet: the message as received (one UDP datagram, or one TCP frame without its length).
+///   - nameBuffer: at least 255 writable bytes; receives the QNAME, uncompressed, case preserved.
+public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutableRawBufferPointer)
+    -> QueryCheck
+{
+    guard let header = DNSHeader(packet) else { return .drop }
+    if header.isResponse { return .drop }
+
+    var reader = WireReader(packet, offset: DNSHeader.length)
+    guard header.questionCount == 1 else {
+        return .reject(.formErr, header: header, questionEnd: nil, edns: nil)
+    }
+    let nameLength: Int
+    let type: RecordType
+    let qclass: DNSClass
+    do {
+        nameLength = try reader.readName(into: nameBuffer)
+        type = RecordType(rawValue: try reader.readUInt16())
+        qclass = DNSClass(rawValue: try reader.readUInt16())
+    } catch {
+        return .reject(.formErr, header: header, questionEnd: nil, edns: nil)
+    }
+    let questionEnd = reader.offset
+
+    if header.opcode != .query {
+        return .reject(.notImp, header: header, questionEnd: questionEnd, edns: nil)
+    }
+
+    var edns: EDNSRequest? = nil
+    do {
+        let skipped = Int(header.answerCount) + Int(header.authorityCount)
+        for _ in 0..<skipped {
+            try skipRecord(&reader)
+        }
+        for _ in 0..<header.additionalCount {
+            let recordStart = reader.offset
+            try reader.readName(into: nil)
+            let rrType = RecordType(rawValue: try reader.readUInt16())
+            guard rrType == .opt else {
+                reader = WireReader(packet, offset: recordStart)
+                try skipRecord(&reader)
+                continue
+            }
+            // RFC 6891 §6.1.1: one OPT at most, owned by the root.
+            guard edns == nil, packet[recordStart] == 0 else {
+                return .reject(.formErr, header: header, questionEnd: questionEnd, edns: nil)
+            }
+            guard let parsed = try readOPT(&reader) else {
+                return .reject(.formErr, header: header, questionEnd: questionEnd, edns: nil)
+            }
+            edns = parsed
+        }
+    } catch {
+        return .reject(.formErr, header: header, questionEnd: questionEnd, edns: edns)
+    }
+    guard reader.remaining == 0 else {
+        return .reject(.formErr, header: header, questionEnd: questionEnd, edns: edns)
+    }
+    return .query(
+        Query(
+            header: header, questionEnd: questionEnd, nameLength: nameLength, type: type, qclass: qclass,
+            edns: edns))
+}
+
+/// Skips one resource record, checking its owner name and that RDLENGTH stays inside the message.
+private func skipRecord(_ reader: inout WireReader) throws(WireError) {
+    try reader.readName(into: nil)
+    try reader.skip(8)  // TYPE, CLASS, TTL
+    let rdLength = Int(try reader.readUInt16())
+    try reader.skip(rdLength)
+}
+
+/// Reads an OPT record's fields after its TYPE (RFC 6891 §6.1.2); `nil` when an option overruns RDATA.
+private func readOPT(_ reader: inout WireReader) throws(WireError) -> EDNSRequest? {
+    let payloadSize = try reader.readUInt16()
+    _ = try reader.readUInt8()  // extended RCODE: meaningless in a query
+    let version = try reader.readUInt8()
+    let flags = try reader.readUInt16()
+    let rdLength = Int(try reader.readUInt16())
+    guard reader.remaining >= rdLength else { throw .truncated(offset: reader.offset) }
+    let end = reader.offset + rdLength
+    var nsidRequested = false
+    while reader.offset < end {
+        guard end - reader.offset >= 4 else { return nil }
+        let code = try reader.readUInt16()
+        let length = Int(try reader.readUInt16())
+        guard end - reader.offset >= length else { return nil }
+        if code == EDNSOptionCode.nsid { nsidRequested = true }
+        try reader.skip(length)  // unknown options are ignored (RFC 6891 §6.1.2)
+    }
+    return EDNSRequest(
+        udpPayloadSize: max(payloadSize, 512), version: version, dnssecOK: flags & 0x8000 != 0,
+        nsidRequested: nsidRequested)
+}

@@ -1,0 +1,259 @@
+import DNSWire
+
+/// Identifies a node (an owner name, possibly an empty non-terminal) inside one ``Zone``.
+public struct NodeID: Hashable, Sendable {
+    public let rawValue: Int32
+}
+
+/// Identifies an RRset inside one ``Zone``.
+public struct RRSetID: Hashable, Sendable {
+    public let rawValue: Int32
+}
+
+/// What the zone holds for a name, before any section is written (RFC 1034 §4.3.2 step 3).
+/// DNS outcomes are values, not errors (STYLE.md habit 3); the responder maps them to the wire.
+public enum LookupResult: Equatable, Sendable {
+    /// The asked type exists at the name (or at the wildcard that matched it).
+    case answer(NodeID, RRSetID, wildcard: Bool)
+    /// The name (or wildcard) holds a CNAME and the asked type is not CNAME (RFC 1034 §3.6.2).
+    case cname(NodeID, RRSetID, wildcard: Bool)
+    /// QTYPE ANY at a name with data (RFC 8482 chooses what to send).
+    case any(NodeID, wildcard: Bool)
+    /// The name exists (possibly as an empty non-terminal, RFC 8020) but not the type.
+    case noData(NodeID, wildcard: Bool)
+    /// The name is at or below a zone cut: refer to the NS RRset at the cut (RFC 1034 §4.3.2 3b).
+    case delegation(cut: NodeID)
+    /// An ancestor holds a DNAME (RFC 6672 §3.2).
+    case dname(NodeID, RRSetID)
+    /// Neither the name nor a matching wildcard exists (RFC 1034 §4.3.3, RFC 4592).
+    case nxDomain
+}
+
+/// One loaded zone: an immutable snapshot, safe to share between threads and swapped whole on
+/// reload. Names are stored lowercase; lookups take lowercase names.
+///
+/// Storage is flat (arrays of small structs indexing one byte arena) so that answering touches
+/// few cache lines and no reference counts.
+public final class Zone: Sendable {
+    /// The apex, lowercase.
+    public let origin: DomainName
+    /// Where the zone came from (the zone file's path).
+    public let source: String
+    public let serial: UInt32
+    public let apex: NodeID
+    /// The apex SOA RRset.
+    public let soa: RRSetID
+    /// TTL of the SOA in negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §3).
+    public let negativeTTL: UInt32
+    /// Number of records, for logs and metrics.
+    public let recordCount: Int
+    /// Labels in ``origin`` (0 for the root zone).
+    public let originLabels: Int
+
+    let nodes: [Node]
+    let rrsets: [RRSetEntry]
+    let records: [RecordEntry]
+    /// Owner names (lowercase wire) and RDATA.
+    let arena: [UInt8]
+    let index: NameIndex
+
+    struct Node: Sendable {
+        var nameStart: Int32
+        var nameLength: UInt8
+        var flags: NodeFlags
+        var firstRRSet: Int32
+        var rrsetCount: Int32
+        /// Nearest strict ancestor that is a zone cut, or -1.
+        var cutAbove: Int32
+        /// The node `*.<this name>`, or -1.
+        var wildcardChild: Int32
+    }
+
+    struct NodeFlags: OptionSet, Sendable {
+        let rawValue: UInt8
+        static let apex = NodeFlags(rawValue: 1)
+        /// NS at a name other than the apex: a delegation point.
+        static let cut = NodeFlags(rawValue: 2)
+        static let cname = NodeFlags(rawValue: 4)
+        static let dname = NodeFlags(rawValue: 8)
+    }
+
+    struct RRSetEntry: Sendable {
+        var type: RecordType
+        var firstRecord: Int32
+        var recordCount: Int32
+    }
+
+    struct RecordEntry: Sendable {
+        var ttl: UInt32
+        var rdataStart: Int32
+        var rdataLength: UInt16
+        /// For NS, MX and SRV: the node of the target name in this zone, or -1 (additional data).
+        var targetNode: Int32
+    }
+
+    init(
+        origin: DomainName, source: String, serial: UInt32, soa: RRSetID, negativeTTL: UInt32,
+        nodes: [Node], rrsets: [RRSetEntry], records: [RecordEntry], arena: [UInt8], index: NameIndex
+    ) {
+        self.origin = origin
+        self.source = source
+        self.serial = serial
+        self.apex = NodeID(rawValue: 0)
+        self.soa = soa
+        self.negativeTTL = negativeTTL
+        self.nodes = nodes
+        self.rrsets = rrsets
+        self.records = records
+        self.arena = arena
+        self.index = index
+        self.recordCount = records.count
+        self.originLabels = origin.labelCount
+    }
+
+    // MARK: Lookup
+
+    /// Classifies `name` for `type` (RFC 1034 §4.3.2 step 3, RFC 4592 §3.3.1, RFC 6672 §3.2).
+    ///
+    /// - Parameters:
+    ///   - name: a lowercase name at or below ``origin``.
+    ///   - apexLabels: how many labels `name` has above the origin (0 when `name` is the origin).
+    public func lookup(_ name: NameView, apexLabels: Int, type: RecordType) -> LookupResult {
+        // Closest encloser: the deepest existing node on the path (the apex always exists).
+        var depth = 0
+        var found: Int32 = 0
+        while depth < apexLabels {
+            if let node = index.find(name.suffix(dropping: depth)) {
+                found = node
+                break
+            }
+            depth += 1
+        }
+        if depth == apexLabels { found = 0 }
+        let node = nodes[Int(found)]
+        let id = NodeID(rawValue: found)
+        let exact = depth == 0
+
+        // Zone cuts first: data at or below a cut belongs to the child (DS excepted at the cut).
+        if node.cutAbove >= 0 { return .delegation(cut: NodeID(rawValue: node.cutAbove)) }
+        if node.flags.contains(.cut) && !(exact && type == .ds) { return .delegation(cut: id) }
+
+        if !exact {
+            if node.flags.contains(.dname), let dname = rrset(id, .dname) { return .dname(id, dname) }
+            if node.wildcardChild >= 0 {
+                return classify(NodeID(rawValue: node.wildcardChild), type: type, wildcard: true)
+            }
+            return .nxDomain
+        }
+        return classify(id, type: type, wildcard: false)
+    }
+
+    private func classify(_ id: NodeID, type: RecordType, wildcard: Bool) -> LookupResult {
+        let node = nodes[Int(id.rawValue)]
+        if type == .any {
+            return node.rrsetCount > 0 ? .any(id, wildcard: wildcard) : .noData(id, wildcard: wildcard)
+        }
+        if let found = rrset(id, type) { return .answer(id, found, wildcard: wildcard) }
+        if node.flags.contains(.cname), let cname = rrset(id, .cname) {
+            return .cname(id, cname, wildcard: wildcard)
+        }
+        return .noData(id, wildcard: wildcard)
+    }
+
+    /// The node for an exact lowercase name, if it exists (possibly as an empty non-terminal).
+    public func node(named name: UnsafeRawBufferPointer) -> NodeID? {
+        index.find(name).map(NodeID.init(rawValue:))
+    }
+
+    // MARK: Accessors
+
+    /// Whether `node` is the cut `cut` or lies below it (glue that belongs to that delegation).
+    public func isAtOrBelowCut(_ node: NodeID, cut: NodeID) -> Bool {
+        node == cut || nodes[Int(node.rawValue)].cutAbove == cut.rawValue
+    }
+
+    /// The RRset of `type` at `node`.
+    public func rrset(_ node: NodeID, _ type: RecordType) -> RRSetID? {
+        let entry = nodes[Int(node.rawValue)]
+        var index = entry.firstRRSet
+        let end = entry.firstRRSet + entry.rrsetCount
+        while index < end {
+            if rrsets[Int(index)].type == type { return RRSetID(rawValue: index) }
+            index += 1
+        }
+        return nil
+    }
+
+    /// All RRsets at `node`, in zone order.
+    public func rrsets(at node: NodeID) -> [RRSetID] {
+        let entry = nodes[Int(node.rawValue)]
+        return (entry.firstRRSet..<(entry.firstRRSet + entry.rrsetCount)).map(RRSetID.init(rawValue:))
+    }
+
+    /// The first RRset at `node`, if it holds any (RFC 8482 §4.2 picks one RRset for ANY).
+    public func firstRRSet(at node: NodeID) -> RRSetID? {
+        let entry = nodes[Int(node.rawValue)]
+        return entry.rrsetCount > 0 ? RRSetID(rawValue: entry.firstRRSet) : nil
+    }
+
+    public func type(of rrset: RRSetID) -> RecordType { rrsets[Int(rrset.rawValue)].type }
+
+    public func recordCount(of rrset: RRSetID) -> Int { Int(rrsets[Int(rrset.rawValue)].recordCount) }
+
+    /// Calls `body` with the node's lowercase owner name.
+    public func withName<R>(of node: NodeID, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let entry = nodes[Int(node.rawValue)]
+        return try arena.withUnsafeBytes {
+            try body(
+                UnsafeRawBufferPointer(
+                    rebasing: $0[Int(entry.nameStart)..<(Int(entry.nameStart) + Int(entry.nameLength))]))
+        }
+    }
+
+    /// The owner name as a value (for tests, logs and the checker; not for the query path).
+    public func name(of node: NodeID) -> DomainName {
+        withName(of: node) { DomainName(trustedWire: Array($0)) }
+    }
+
+    /// Calls `body` with each record's TTL, RDATA and additional-data target node.
+    public func forEachRecord(
+        of rrset: RRSetID,
+        _ body: (_ ttl: UInt32, _ rdata: UnsafeRawBufferPointer, _ target: NodeID?) throws -> Void
+    ) rethrows {
+        let set = rrsets[Int(rrset.rawValue)]
+        try arena.withUnsafeBytes { bytes in
+            for index in set.firstRecord..<(set.firstRecord + set.recordCount) {
+                let record = records[Int(index)]
+                let start = Int(record.rdataStart)
+                let rdata = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + Int(record.rdataLength))])
+                try body(
+                    record.ttl, rdata, record.targetNode >= 0 ? NodeID(rawValue: record.targetNode) : nil)
+            }
+        }
+    }
+
+    /// Writes every record of `rrset` with `owner` as owner name; returns how many were written.
+    /// On overflow the writer is left mid-RRset: the caller rolls back to its mark.
+    public func write(
+        _ rrset: RRSetID, owner: UnsafeRawBufferPointer, ttlCap: UInt32 = .max,
+        into writer: inout MessageWriter
+    ) throws(WriteOverflow) -> Int {
+        let set = rrsets[Int(rrset.rawValue)]
+        let result: Result<Int, WriteOverflow> = arena.withUnsafeBytes { bytes in
+            do throws(WriteOverflow) {
+                for index in set.firstRecord..<(set.firstRecord + set.recordCount) {
+                    let record = records[Int(index)]
+                    let start = Int(record.rdataStart)
+                    let rdata = UnsafeRawBufferPointer(
+                        rebasing: bytes[start..<(start + Int(record.rdataLength))])
+                    try writer.writeRecord(
+                        owner: owner, type: set.type, ttl: min(record.ttl, ttlCap), rdata: rdata)
+                }
+                return .success(Int(set.recordCount))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `anydns`: an anycast-aware authoritative DNS server.
+@main
+struct Anydns: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "anydns",
+        abstract: "An anycast-aware authoritative DNS server.",
+        subcommands: [Serve.self, CheckZone.self, CheckConfig.self]
+    )
+}
