@@ -40,9 +40,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
-        .testTarget(name: "DNSZoneTests", dependencies: ["DNSZone", "DNSWire"]),
-        .testTarget(name: "DNSResponderTests", dependencies: ["DNSResponder", "DNSZone", "DNSWire"]),
+        // Shared test support: query builders, a response decoder, temporary zone files.
+        .target(name: "TestSupport", dependencies: ["DNSWire", "DNSZone"], path: "Tests/TestSupport"),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"]),
+        .testTarget(name: "DNSZoneTests", dependencies: ["DNSZone", "DNSWire", "TestSupport"]),
+        .testTarget(
+            name: "DNSResponderTests", dependencies: ["DNSResponder", "DNSZone", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,43 @@
+# anydns — the two commands of the README, and the pieces they are made of.
+#   make serve   install what is missing, build, serve Zones/ on 127.0.0.1/::1 port 5300
+#   make test    install the test tools, check formatting, run unit and integration tests
+
+SWIFT ?= swift
+PYTHON ?= /usr/bin/python3
+ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
+
+.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh build
+
+test-deps:
+	./scripts/install-deps.sh test
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+serve: build
+	$(ANYDNS_BIN) serve --zones-dir Zones
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+unit-test: build
+	$(SWIFT) test
+
+integration-test: build test-deps
+	ANYDNS_BIN=$(ANYDNS_BIN) $(PYTHON) -m pytest -q Tests/Integration
+
+test: test-deps lint unit-test integration-test
+
+clean:
+	rm -rf .build

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what anydns needs on Debian 12, for a purpose:
+#   build  libldns-dev and pkg-config (to build and serve)
+#   test   the above plus the test clients and reference servers (dig, kdig, NSD, Knot, pytest, dnspython)
+# Only packages that are missing are installed. Needs root for apt-get; otherwise prints the command.
+set -euo pipefail
+
+purpose=${1:-build}
+packages=(libldns-dev pkg-config)
+if [ "$purpose" = test ]; then
+    packages+=(bind9-dnsutils knot-dnsutils nsd knot python3 python3-pytest python3-dnspython)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "anydns needs these Debian packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts the reference servers as services on install; the tests run their own copies.
+for service in nsd knot; do
+    if command -v service >/dev/null 2>&1; then service "$service" stop >/dev/null 2>&1 || true; fi
+done
