@@ -123,9 +123,12 @@ struct SectionWriter {
                     let synthesized = synthesize(
                         name, droppingOwnerLabels: ownerLabels, zone: zone, dname: rrset)
                 else {
-                    rcode = .yxDomain  // RFC 6672 §2.2: the result would exceed 255 octets
+                    // Truncated, or RFC 6672 §2.2: the result would exceed 255 octets.
+                    if !truncated { rcode = .yxDomain }
                     return
                 }
+                // RFC 6672 §3.2: the synthesized CNAME is itself the answer to a CNAME query.
+                if query.type == .cname { return }
                 buffer ^= 1
                 name = NameView(
                     loweringName: synthesized, storage: scratch.names[buffer],

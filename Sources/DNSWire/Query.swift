@@ -80,7 +80,10 @@ public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutab
     do {
         let skipped = Int(header.answerCount) + Int(header.authorityCount)
         for _ in 0..<skipped {
-            try skipRecord(&reader)
+            // RFC 6891 §6.1.1: OPT belongs only in the additional section.
+            guard try skipRecord(&reader) != .opt else {
+                return .reject(.formErr, header: header, questionEnd: questionEnd, edns: nil)
+            }
         }
         for _ in 0..<header.additionalCount {
             let recordStart = reader.offset
@@ -112,12 +115,16 @@ public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutab
             edns: edns))
 }
 
-/// Skips one resource record, checking its owner name and that RDLENGTH stays inside the message.
-private func skipRecord(_ reader: inout WireReader) throws(WireError) {
+/// Skips one resource record, checking its owner name and that RDLENGTH stays inside the
+/// message; returns its TYPE.
+@discardableResult
+private func skipRecord(_ reader: inout WireReader) throws(WireError) -> RecordType {
     try reader.readName(into: nil)
-    try reader.skip(8)  // TYPE, CLASS, TTL
+    let type = RecordType(rawValue: try reader.readUInt16())
+    try reader.skip(6)  // CLASS, TTL
     let rdLength = Int(try reader.readUInt16())
     try reader.skip(rdLength)
+    return type
 }
 
 /// Reads an OPT record's fields after its TYPE (RFC 6891 §6.1.2); `nil` when an option overruns RDATA.

@@ -49,6 +49,8 @@ private struct Checker {
     var nodeIndex: [DomainName: Int] = [:]
     var cuts: Set<DomainName> = []
     var dnames: Set<DomainName> = []
+    /// Every NS target in the zone, lowercase: address records of these names are glue.
+    var nameServers: Set<DomainName> = []
 
     init(origin: DomainName, source: String, diagnostics: [ZoneDiagnostic]) {
         self.origin = origin
@@ -97,6 +99,11 @@ private struct Checker {
                 nodes[index].rrsets.append((record.type, [record]))
             }
         }
+        for node in nodes {
+            for record in node.rrsets.first(where: { $0.type == .ns })?.records ?? [] {
+                if let target = DomainName(wire: record.rdata) { nameServers.insert(target.lowercased()) }
+            }
+        }
         for node in nodes where node.name != origin {
             if node.rrsets.contains(where: { $0.type == .ns }) { cuts.insert(node.name) }
             if node.rrsets.contains(where: { $0.type == .dname }) { dnames.insert(node.name) }
@@ -136,7 +143,7 @@ private struct Checker {
                 if type == .ds && !cuts.contains(node.name) {
                     error(first.location, "DS record at \(first.owner), which is not a delegation point")
                 }
-                if let cut, !isGlueOrCutData(type, atCut: cut == node.name) {
+                if let cut, !isGlueOrCutData(type, owner: node.name, atCut: cut == node.name) {
                     if cut == node.name {
                         error(
                             first.location,
@@ -190,9 +197,11 @@ private struct Checker {
         }
     }
 
-    private func isGlueOrCutData(_ type: RecordType, atCut: Bool) -> Bool {
+    /// At a cut: NS, DS (and DNSSEC records) of the delegation; at or below it: address records of
+    /// a name that some NS record names (glue). Anything else is occluded data.
+    private func isGlueOrCutData(_ type: RecordType, owner: DomainName, atCut: Bool) -> Bool {
         switch type {
-        case .a, .aaaa: true
+        case .a, .aaaa: nameServers.contains(owner)
         case .ns, .ds, .rrsig, .nsec: atCut
         default: false
         }
