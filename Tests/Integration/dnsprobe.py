@@ -20,7 +20,7 @@ import re
 import socket
 import struct
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import dns.name
 import dns.rdata

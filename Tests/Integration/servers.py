@@ -134,6 +134,7 @@ class Server:
     v6: bool = False
     logfile: Path | None = None
     zones: list = field(default_factory=list)
+    owns_workdir: bool = True
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the server's log, for failure messages."""
@@ -145,7 +146,13 @@ class Server:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it does not exit; always reaps the process."""
+        """SIGTERM, then SIGKILL if it does not exit; always reaps the process and removes
+        its temp dir (kept when ANYDNS_KEEP_TMP is set, for post-mortems)."""
+        self._terminate()
+        if self.owns_workdir and not os.environ.get("ANYDNS_KEEP_TMP"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _terminate(self) -> None:
         # Each server runs in its own session (start_new_session), so its process group
         # holds exactly it and its children (NSD forks workers and xfrd).
         pgid = self.proc.pid
@@ -190,28 +197,32 @@ def wait_ready(server: Server, deadline: float = READY_DEADLINE) -> None:
             pending.pop(0)
             continue
         if time.monotonic() > end:
-            server.stop()
             raise HarnessError(
                 f"{server.name} did not answer SOA {pending[0].origin} on "
                 f"{server.host}:{server.port} within {deadline}s; log:\n{server.log_tail()}")
-        # Each poll is itself bounded by the query timeout; no fixed sleeps.
+        # Not answering yet (a closed port refuses at once): wait on the other condition we
+        # care about, the process exiting, for a bounded moment before polling again.
+        try:
+            server.proc.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def _spawn(name: str, argv: list, workdir: Path, port: int, zones: list, v6: bool,
-           attempts_left: int, restart) -> Server:
+           attempts_left: int, restart, owns_workdir: bool = True) -> Server:
     logfile = workdir / f"{name}.log"
     log = open(logfile, "ab")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     log.close()
     server = Server(name=name, port=port, proc=proc, workdir=workdir, v6=v6,
-                    logfile=logfile, zones=zones)
+                    logfile=logfile, zones=zones, owns_workdir=owns_workdir)
     _RUNNING.append(server)
     try:
         wait_ready(server)
     except HarnessError:
-        server.stop()
         text = logfile.read_text(errors="replace")
+        server.stop()
         if attempts_left > 0 and ("in use" in text.lower() or "can't bind" in text.lower()
                                   or "cannot bind" in text.lower()):
             return restart()  # port clash with another process: pick again
@@ -233,7 +244,8 @@ def start_anydns(zones: list, workdir: Path | None = None, attempts: int = 3,
                  extra_args: tuple = ()) -> Server:
     """Start `anydns serve` on 127.0.0.1 and ::1 with the given zones and wait for it."""
     binary = require_anydns()
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="anydns-"))
+    owns = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="anydns-test-"))
     port = free_port()
     v6 = ipv6_loopback_available()
     argv = [str(binary), "serve", "--listen", f"{LOOPBACK_V4}:{port}"]
@@ -245,7 +257,7 @@ def start_anydns(zones: list, workdir: Path | None = None, attempts: int = 3,
         argv += ["--zone", f"{z.origin}={z.path}"]
     argv += list(extra_args)
     return _spawn("anydns", argv, workdir, port, zones, v6, attempts - 1,
-                  lambda: start_anydns(zones, workdir, attempts - 1, extra_args))
+                  lambda: start_anydns(zones, None, attempts - 1, extra_args), owns)
 
 
 def nsd_supports(option: str) -> bool:
@@ -261,10 +273,11 @@ def nsd_supports(option: str) -> bool:
 def start_nsd(zones: list, workdir: Path | None = None, attempts: int = 3) -> Server:
     """Start NSD in the foreground (`nsd -d -c CONF`) with a generated config."""
     nsd = require_tool("nsd")
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="nsd-"))
+    owns = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="nsd-test-"))
     port = free_port()
     v6 = ipv6_loopback_available()
-    zones = _zone_copies(workdir, zones)
+    source_zones, zones = zones, _zone_copies(workdir, zones)
     lines = [
         "server:",
         f"  ip-address: {LOOPBACK_V4}@{port}",
@@ -294,16 +307,17 @@ def start_nsd(zones: list, workdir: Path | None = None, attempts: int = 3) -> Se
     if check.returncode != 0:
         raise HarnessError(f"generated nsd.conf rejected: {check.stderr}{check.stdout}")
     return _spawn("nsd", [nsd, "-d", "-c", str(conf)], workdir, port, zones, v6,
-                  attempts - 1, lambda: start_nsd(zones, None, attempts - 1))
+                  attempts - 1, lambda: start_nsd(source_zones, None, attempts - 1), owns)
 
 
 def start_knot(zones: list, workdir: Path | None = None, attempts: int = 3) -> Server:
     """Start knotd in the foreground with a generated config, everything in workdir."""
     knotd = require_tool("knotd")
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="knot-"))
+    owns = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="knot-test-"))
     port = free_port()
     v6 = ipv6_loopback_available()
-    zones = _zone_copies(workdir, zones)
+    source_zones, zones = zones, _zone_copies(workdir, zones)
     listen = [f"{LOOPBACK_V4}@{port}"] + ([f"{LOOPBACK_V6}@{port}"] if v6 else [])
     lines = [
         "server:",
@@ -334,7 +348,7 @@ def start_knot(zones: list, workdir: Path | None = None, attempts: int = 3) -> S
     conf = workdir / "knot.conf"
     conf.write_text("\n".join(lines) + "\n")
     return _spawn("knot", [knotd, "-c", str(conf)], workdir, port, zones, v6,
-                  attempts - 1, lambda: start_knot(zones, None, attempts - 1))
+                  attempts - 1, lambda: start_knot(source_zones, None, attempts - 1), owns)
 
 
 STARTERS = {"anydns": start_anydns, "nsd": start_nsd, "knot": start_knot}
