@@ -237,7 +237,9 @@ func isListenAddress(_ text: String) -> Bool {
         var address = in_addr()
         guard inet_pton(AF_INET, String(host), &address) == 1 else { return false }
     }
-    guard let number = UInt16(port), number > 0 else { return false }
+    guard port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = UInt16(port), number > 0 else {
+        return false
+    }
     return true
 }
 

@@ -31,7 +31,9 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
         }
-        guard let port = UInt16(portText), port > 0 else { return nil }
+        guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt16(portText), port > 0 else {
+            return nil
+        }
         self.init(host: String(host), port: port)
         guard storage() != nil else { return nil }
     }

@@ -33,7 +33,8 @@ public enum QueryCheck: Sendable {
     /// A well-formed query.
     case query(Query)
     /// Answer with `rcode` and nothing else; `questionEnd` is set when the question parsed and
-    /// may be echoed, `edns` when a valid OPT was present.
+    /// may be echoed, `edns` when a valid OPT had been read before the problem was found (the
+    /// other sections are not read for opcodes other than QUERY).
     case reject(RCode, header: DNSHeader, questionEnd: Int?, edns: EDNSRequest?)
     /// Send nothing: too short to carry an ID, or a response (QR=1) that must not be answered.
     case drop

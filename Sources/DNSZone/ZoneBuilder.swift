@@ -104,8 +104,11 @@ private struct Checker {
                 if let target = DomainName(wire: record.rdata) { nameServers.insert(target.lowercased()) }
             }
         }
-        for node in nodes where node.name != origin {
-            if node.rrsets.contains(where: { $0.type == .ns }) { cuts.insert(node.name) }
+        for node in nodes {
+            // The apex NS is the zone's own; a DNAME may sit at the apex (RFC 6672 §2.3).
+            if node.name != origin && node.rrsets.contains(where: { $0.type == .ns }) {
+                cuts.insert(node.name)
+            }
             if node.rrsets.contains(where: { $0.type == .dname }) { dnames.insert(node.name) }
         }
     }
@@ -134,7 +137,9 @@ private struct Checker {
     mutating func checkNodes() {
         for node in nodes {
             let isApex = node.name == origin
-            let cut = cutAtOrAbove(node.name)
+            // A cut strictly above wins: NS and DS there are data below that delegation.
+            let cut =
+                node.name.parent.flatMap { cutAtOrAbove($0) } ?? (cuts.contains(node.name) ? node.name : nil)
             for (type, records) in node.rrsets {
                 let first = records[0]
                 if type == .soa && !isApex {
