@@ -11,6 +11,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // libldns (NLnet Labs), used only to read zone files: never on the query path.
@@ -32,10 +35,21 @@ let package = Package(
         ),
         // The YAML configuration file and its validation.
         .target(name: "AnydnsConfig", dependencies: ["Yams"]),
+        // Health states, self-probe, metrics, management HTTP: what the BGP announcer relies on.
+        .target(
+            name: "Operations",
+            dependencies: [
+                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         .executableTarget(
             name: "anydns",
             dependencies: [
-                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig",
+                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -6,11 +6,58 @@ import Yams
 /// Values are checked when read: an unknown key or a bad value is an error naming the key path
 /// (`zones[1].origin`), never silently ignored (SPEC.md §5).
 public struct Configuration: Equatable, Sendable {
-    /// DNS listen addresses, `ADDR:PORT` or `[ADDR6]:PORT`.
+    /// Extra DNS listen addresses, `ADDR:PORT` or `[ADDR6]:PORT`.
     public var listen: [String]
     public var zones: [ZoneEntry]
     public var identity: Identity
     public var limits: Limits
+    /// The shared anycast addresses and the DNS port, served on every site.
+    public var dns = DNS()
+    public var management = Management()
+    public var health = Health()
+    /// Seconds DNS keeps answering after SIGTERM while `/readyz` says 503 (SPEC.md §4 drain).
+    public var lameDuck: Double = 5
+    /// While this file exists, `/readyz` is 503 (planned maintenance).
+    public var maintenanceFile: String? = nil
+
+    public struct DNS: Equatable, Sendable {
+        /// DNS port on the anycast and management addresses.
+        public var port: Int = 53
+        /// Numeric IPv4/IPv6 anycast addresses (the address on `lo` at every site).
+        public var anycast: [String] = []
+
+        public init(port: Int = 53, anycast: [String] = []) {
+            self.port = port
+            self.anycast = anycast
+        }
+    }
+
+    public struct Management: Equatable, Sendable {
+        /// The site's unique address: DNS at `dns.port` and HTTP at `httpPort`. Usually given
+        /// per site with `--management` or `ANYDNS_MANAGEMENT` instead.
+        public var address: String? = nil
+        public var httpPort: Int = 8053
+
+        public init(address: String? = nil, httpPort: Int = 8053) {
+            self.address = address
+            self.httpPort = httpPort
+        }
+    }
+
+    public struct Health: Equatable, Sendable {
+        /// Seconds between self-probe rounds.
+        public var probeInterval: Double = 1
+        /// A self-probe round older than this many seconds makes `/readyz` 503.
+        public var probeMaxAge: Double = 5
+        /// Seconds one self-probe query may take.
+        public var probeTimeout: Double = 1
+
+        public init(probeInterval: Double = 1, probeMaxAge: Double = 5, probeTimeout: Double = 1) {
+            self.probeInterval = probeInterval
+            self.probeMaxAge = probeMaxAge
+            self.probeTimeout = probeTimeout
+        }
+    }
 
     public struct ZoneEntry: Equatable, Sendable {
         /// Absolute domain name with trailing dot, as written.
@@ -85,6 +132,9 @@ extension Configuration {
         for index in configuration.zones.indices where !configuration.zones[index].file.hasPrefix("/") {
             configuration.zones[index].file = directory + "/" + configuration.zones[index].file
         }
+        if let file = configuration.maintenanceFile, !file.hasPrefix("/") {
+            configuration.maintenanceFile = directory + "/" + file
+        }
         return configuration
     }
 
@@ -158,7 +208,12 @@ private struct NodeReader {
     }
 
     mutating func configuration(_ root: Node) throws(ConfigurationError) -> Configuration {
-        let top = try mapping(root, at: "", allowed: ["listen", "zones", "identity", "limits"])
+        let top = try mapping(
+            root, at: "",
+            allowed: [
+                "dns", "listen", "zones", "identity", "management", "health", "lame-duck", "maintenance-file",
+                "limits",
+            ])
         var configuration = Configuration(listen: [], zones: [])
         if let listen = top["listen"] {
             for (index, item) in try sequence(listen, at: "listen").enumerated() {
@@ -203,6 +258,61 @@ private struct NodeReader {
                 configuration.identity.nsid = try boolean(nsid, at: "identity.nsid")
             }
         }
+        if let dns = top["dns"] {
+            let fields = try mapping(dns, at: "dns", allowed: ["port", "anycast"])
+            if let port = fields["port"] {
+                configuration.dns.port = try integer(port, at: "dns.port", range: 1...65_535)
+            }
+            if let anycast = fields["anycast"] {
+                for (index, item) in try sequence(anycast, at: "dns.anycast").enumerated() {
+                    let text = try string(item, at: "dns.anycast[\(index)]")
+                    guard isNumericAddress(text) else {
+                        throw fail(
+                            "dns.anycast[\(index)]", "expected a numeric IPv4 or IPv6 address, got \(text)")
+                    }
+                    configuration.dns.anycast.append(text)
+                }
+            }
+        }
+        if let management = top["management"] {
+            let fields = try mapping(management, at: "management", allowed: ["address", "http-port"])
+            if let address = fields["address"] {
+                let text = try string(address, at: "management.address")
+                guard isNumericAddress(text) else {
+                    throw fail("management.address", "expected a numeric IPv4 or IPv6 address, got \(text)")
+                }
+                configuration.management.address = text
+            }
+            if let port = fields["http-port"] {
+                configuration.management.httpPort = try integer(
+                    port, at: "management.http-port", range: 1...65_535)
+            }
+        }
+        if let health = top["health"] {
+            let fields = try mapping(
+                health, at: "health", allowed: ["probe-interval", "probe-max-age", "probe-timeout"])
+            if let value = fields["probe-interval"] {
+                configuration.health.probeInterval = try number(
+                    value, at: "health.probe-interval", range: 0.1...60)
+            }
+            if let value = fields["probe-max-age"] {
+                configuration.health.probeMaxAge = try number(
+                    value, at: "health.probe-max-age", range: 0.2...600)
+            }
+            if let value = fields["probe-timeout"] {
+                configuration.health.probeTimeout = try number(
+                    value, at: "health.probe-timeout", range: 0.05...30)
+            }
+            guard configuration.health.probeMaxAge > configuration.health.probeInterval else {
+                throw fail("health.probe-max-age", "must be larger than health.probe-interval")
+            }
+        }
+        if let lameDuck = top["lame-duck"] {
+            configuration.lameDuck = try number(lameDuck, at: "lame-duck", range: 0...3600)
+        }
+        if let file = top["maintenance-file"] {
+            configuration.maintenanceFile = try string(file, at: "maintenance-file")
+        }
         if let limits = top["limits"] {
             let fields = try mapping(limits, at: "limits", allowed: ["tcp-connections", "tcp-idle-timeout"])
             if let value = fields["tcp-connections"] {
@@ -241,6 +351,13 @@ func isListenAddress(_ text: String) -> Bool {
         return false
     }
     return true
+}
+
+/// A numeric IPv4 or IPv6 address (no port).
+public func isNumericAddress(_ text: String) -> Bool {
+    var v4 = in_addr()
+    var v6 = in6_addr()
+    return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
 }
 
 /// Letters, digits, `-`, `_`, `*` and dots, labels of 1...63 characters, at most 253 in all.

@@ -1,4 +1,5 @@
 import DNSResponder
+import Dispatch
 import Logging
 
 /// All DNS listeners of one process: UDP and TCP on every configured address.
@@ -33,6 +34,20 @@ public final class DNSServer: Sendable {
         for listener in udp { listener.start() }
         for listener in tcp { listener.start() }
     }
+
+    /// Liveness: true when every listener's serving queue runs a no-op within `timeout`, i.e.
+    /// the serving loops are turning (SPEC.md §4, `/livez`).
+    public func loopsResponsive(within timeout: Double) -> Bool {
+        let group = DispatchGroup()
+        for queue in udp.map(\.queue) + tcp.map(\.queue) {
+            group.enter()
+            queue.async { group.leave() }
+        }
+        return group.wait(timeout: .now() + timeout) == .success
+    }
+
+    /// The addresses served, for `/health`.
+    public var addresses: [ListenAddress] { udp.map(\.address) }
 
     public func stop() {
         for listener in udp { listener.stop() }

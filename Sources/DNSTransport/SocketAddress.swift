@@ -43,6 +43,8 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// The `sockaddr_in` / `sockaddr_in6` for this address, or `nil` if `host` is not numeric.
+    public func socketAddress() -> (sockaddr_storage, socklen_t)? { storage() }
+
     func storage() -> (sockaddr_storage, socklen_t)? {
         var storage = sockaddr_storage()
         if isIPv6 {

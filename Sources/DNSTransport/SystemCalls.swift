@@ -58,8 +58,9 @@ func openBoundSocket(_ address: ListenAddress, type: Int32) throws(SocketError) 
         setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, size)
     }
     #if canImport(Glibc)
-        // IP_FREEBIND (15) applies to IPv6 sockets too on Linux.
+        // IP_FREEBIND (15); IPv6 sockets also take IPV6_FREEBIND (78, Linux 4.15+).
         setsockopt(fd, Int32(IPPROTO_IP), 15, &one, size)
+        if address.isIPv6 { setsockopt(fd, Int32(IPPROTO_IPV6), 78, &one, size) }
     #endif
     var bindable = storage
     let result = withUnsafePointer(to: &bindable) {

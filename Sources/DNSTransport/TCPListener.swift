@@ -17,7 +17,7 @@ import Logging
 final class TCPListener: @unchecked Sendable {
     let address: ListenAddress
     private let fd: Int32
-    private let queue: DispatchQueue
+    let queue: DispatchQueue
     private let acceptSource: DispatchSourceRead
     private let sweepTimer: DispatchSourceTimer
     fileprivate let context: ServingContext

@@ -19,7 +19,7 @@ final class UDPListener: @unchecked Sendable {
 
     let address: ListenAddress
     private let fd: Int32
-    private let queue: DispatchQueue
+    let queue: DispatchQueue
     private let source: DispatchSourceRead
     private let context: ServingContext
     private let scratch = ResponderScratch()

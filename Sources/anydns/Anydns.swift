@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// `anydns`: an anycast-aware authoritative DNS server.
 @main
-struct Anydns: ParsableCommand {
+struct Anydns: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "anydns",
         abstract: "An anycast-aware authoritative DNS server.",

@@ -7,15 +7,18 @@ import DNSZone
 import Dispatch
 import Foundation
 import Logging
+import Operations
 
-/// `anydns serve`: answer DNS on the configured addresses until SIGTERM or SIGINT.
-struct Serve: ParsableCommand {
+/// `anydns serve`: answer DNS on the anycast and management addresses, report health to the
+/// announcer, drain on SIGTERM, reload on SIGHUP.
+struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve zones over UDP and TCP.",
+        abstract: "Serve zones over UDP and TCP, with health endpoints for the anycast announcer.",
         discussion: """
             Without --config, serves every NAME.zone file in --zones-dir (default: Zones) on \
-            127.0.0.1:5300 and [::1]:5300. SIGHUP reloads the configuration and zones; a zone that \
-            fails to load keeps serving its previous version.
+            127.0.0.1:5300 and [::1]:5300, management HTTP on 127.0.0.1:8053. SIGHUP reloads the \
+            configuration and zones (a zone that fails keeps its previous version); SIGTERM drains \
+            (/readyz 503 at once, DNS answers for the lame-duck period, then exit 0); SIGINT stops at once.
             """)
 
     @Option(name: .long, help: "YAML configuration file.")
@@ -31,8 +34,26 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Directory of NAME.zone files, used when no zones are configured.")
     var zonesDir: String = "Zones"
 
-    @Option(name: .long, help: "Site identity for id.server, hostname.bind and NSID (default: host name).")
+    @Option(
+        name: .long,
+        help: "Site identity for id.server, hostname.bind and NSID (env ANYDNS_IDENTITY; default: host name)."
+    )
     var identity: String?
+
+    @Option(
+        name: .long,
+        help:
+            "This site's management address: DNS at the DNS port, HTTP at management.http-port (env ANYDNS_MANAGEMENT)."
+    )
+    var management: String?
+
+    @Option(name: .long, help: "Management HTTP port (default 8053).")
+    var httpPort: Int?
+
+    @Option(
+        name: .long,
+        help: "Seconds DNS keeps answering after SIGTERM (default: lame-duck from the configuration, 5).")
+    var lameDuck: Double?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
@@ -50,75 +71,130 @@ struct Serve: ParsableCommand {
             throw ValidationError(
                 "--zone \(item): expected ORIGIN=FILE, e.g. example.com.=Zones/example.com.zone")
         }
+        if let management, !isNumericAddress(management) {
+            throw ValidationError("--management \(management): expected a numeric IPv4 or IPv6 address")
+        }
     }
 
-    func run() throws {
+    func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .trace
             return handler
         }
-        var logger = Logger(label: "anydns")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        var configuredLogger = Logger(label: "anydns")
+        configuredLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = configuredLogger
 
         let settings = try resolveSettings()
-        let (zones, _) = ZoneCatalog.load(settings.zones, previous: nil, logger: logger)
+        let metrics = DNSMetrics()
+        let monitor = HealthMonitor(
+            configuredZones: settings.zones, listeners: settings.listen.map(\.description),
+            maintenanceFile: settings.maintenanceFile, probeMaxAge: settings.health.probeMaxAge,
+            logger: logger,
+            onTransition: { metrics.record($0) })
+        monitor.transition(to: .loading)
+        let (zones, reports) = ZoneCatalog.load(settings.zones, previous: nil, logger: logger)
+        monitor.record(reports, at: Date())
+        metrics.recordLoad(reports, isReload: false)
         let store = ZoneStore(zones)
-        let responder = Responder(identity: settings.identity)
+
         let server: DNSServer
         do {
             server = try DNSServer(
-                addresses: settings.listen, responder: responder, store: store, limits: settings.limits,
-                logger: logger)
+                addresses: settings.listen, responder: Responder(identity: settings.identity), store: store,
+                limits: settings.limits, logger: logger, observer: metrics)
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
         server.start()
         logger.info(
-            "serving",
+            "serving DNS",
             metadata: ["listen": "\(settings.listen.map(\.description))", "zones": "\(zones.zones.count)"])
 
-        let signals = DispatchQueue(label: "anydns.signals")
-        var sources: [DispatchSourceSignal] = []
-        for number in [SIGTERM, SIGINT, SIGHUP] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: signals)
-            source.setEventHandler {
-                if number == SIGHUP {
-                    reload(store: store, logger: logger)
-                } else {
-                    logger.info(
-                        "stopping", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
-                    server.stop()
-                    Foundation.exit(0)
-                }
+        let probe = SelfProbe(
+            targets: settings.probeTargets, zones: settings.zones.map(\.origin), store: store,
+            monitor: monitor,
+            interval: settings.health.probeInterval, timeout: settings.health.probeTimeout)
+        let http = ManagementServer(
+            address: settings.managementHTTP.host, port: Int(settings.managementHTTP.port), monitor: monitor,
+            metrics: metrics, dns: server, logger: logger)
+        let httpTask = Task {
+            do {
+                try await http.run { logger.info("management HTTP on \(settings.managementHTTP)") }
+            } catch {
+                logger.critical("management HTTP on \(settings.managementHTTP): \(error)")
+                Foundation.exit(1)
             }
-            source.resume()
-            sources.append(source)
         }
-        withExtendedLifetime(sources) { dispatchMain() }
+
+        let signals = SignalHandlers(logger: logger)
+        signals.on(SIGHUP) {
+            reload(store: store, monitor: monitor, metrics: metrics, logger: logger)
+        }
+        signals.on(SIGINT) {
+            logger.notice("SIGINT: stopping now")
+            monitor.transition(to: .stopped)
+            server.stop()
+            Foundation.exit(0)
+        }
+        signals.on(SIGTERM) {
+            // SPEC.md §4 drain: /readyz fails at once so the announcer withdraws the route, DNS
+            // keeps answering through the lame-duck period, then the process exits 0.
+            switch monitor.lifecycle {
+            case .draining, .stopped: return  // already on the way out
+            default: break
+            }
+            monitor.transition(to: .draining(since: Date()))
+            logger.notice("SIGTERM: draining for \(settings.lameDuck) s")
+            DispatchQueue.global().asyncAfter(deadline: .now() + settings.lameDuck) {
+                monitor.transition(to: .stopped)
+                server.stop()
+                probe.stop()
+                httpTask.cancel()
+                logger.notice("stopped")
+                Foundation.exit(0)
+            }
+        }
+        probe.start()
+        monitor.transition(to: .ready)
+        await httpTask.value
+        withExtendedLifetime(signals) {}
     }
 
-    /// SIGHUP: re-read zones off the serving path, then swap the new set in atomically.
-    private func reload(store: ZoneStore, logger: Logger) {
-        guard let settings = try? resolveSettings() else {
-            logger.error("reload: configuration invalid; keeping the current zones")
+    /// SIGHUP: re-read the configuration's zone list and every zone off the serving path, then
+    /// swap the new set in atomically; a zone that fails keeps serving its previous version.
+    private func reload(store: ZoneStore, monitor: HealthMonitor, metrics: DNSMetrics, logger: Logger) {
+        let sources: [ZoneSource]
+        do {
+            sources = try resolveSettings().zones
+        } catch {
+            logger.error("reload: \(error); keeping the current zones")
+            metrics.recordLoad([], isReload: true)
             return
         }
-        let (zones, failed) = ZoneCatalog.load(settings.zones, previous: store.snapshot, logger: logger)
+        let (zones, reports) = ZoneCatalog.load(sources, previous: store.snapshot, logger: logger)
         store.replace(with: zones)
+        monitor.record(reports, at: Date())
+        metrics.recordLoad(reports, isReload: true)
+        let failed = reports.filter { !$0.succeeded }.count
         logger.info("reloaded", metadata: ["zones": "\(zones.zones.count)", "failed": "\(failed)"])
     }
 
+    /// Everything `serve` needs, from the configuration file, then the environment, then flags.
     struct Settings {
         var listen: [ListenAddress]
+        var probeTargets: [ListenAddress]
+        var managementHTTP: ListenAddress
         var zones: [ZoneSource]
         var identity: ServerIdentity
         var limits: TransportLimits
+        var health: Configuration.Health
+        var lameDuck: Double
+        var maintenanceFile: String?
     }
 
-    /// Configuration file, then command-line options on top of it.
     func resolveSettings() throws -> Settings {
         var configuration = Configuration(listen: [], zones: [])
         if let config {
@@ -128,9 +204,30 @@ struct Serve: ParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
-        let listenTexts =
-            !listen.isEmpty
-            ? listen : (configuration.listen.isEmpty ? Configuration.defaultListen : configuration.listen)
+        let environment = ProcessInfo.processInfo.environment
+        let managementAddress =
+            management ?? environment["ANYDNS_MANAGEMENT"] ?? configuration.management.address
+        if let managementAddress, !isNumericAddress(managementAddress) {
+            throw ValidationError(
+                "ANYDNS_MANAGEMENT \(managementAddress): expected a numeric IPv4 or IPv6 address")
+        }
+        let port = UInt16(configuration.dns.port)
+        let anycast = configuration.dns.anycast.map { ListenAddress(host: $0, port: port) }
+        var listenAddresses: [ListenAddress]
+        if !listen.isEmpty {
+            listenAddresses = listen.compactMap(ListenAddress.init)
+        } else {
+            listenAddresses = anycast + configuration.listen.compactMap(ListenAddress.init)
+            if let managementAddress {
+                listenAddresses.append(ListenAddress(host: managementAddress, port: port))
+            }
+            if listenAddresses.isEmpty {
+                listenAddresses = Configuration.defaultListen.compactMap(ListenAddress.init)
+            }
+        }
+        var unique: [ListenAddress] = []
+        for address in listenAddresses where !unique.contains(address) { unique.append(address) }
+
         var zones: [ZoneSource]
         if !zone.isEmpty {
             zones = zone.compactMap(ZoneOption.init).map { ZoneSource(origin: $0.origin, file: $0.file) }
@@ -148,16 +245,27 @@ struct Serve: ParsableCommand {
                     "cannot read the zones directory \(zonesDir): \(error.localizedDescription)")
             }
         }
-        let name = identity ?? configuration.identity.name ?? ProcessInfo.processInfo.hostName
+        let name =
+            identity ?? environment["ANYDNS_IDENTITY"] ?? configuration.identity.name
+            ?? ProcessInfo.processInfo.hostName
+        let httpPort = UInt16(httpPort ?? configuration.management.httpPort)
+        // The probe checks what the announcer advertises: the anycast listeners (or, without
+        // anycast addresses, every listener).
+        let probeTargets = unique.filter { address in anycast.contains(address) }
         return Settings(
-            listen: listenTexts.compactMap(ListenAddress.init),
+            listen: unique,
+            probeTargets: probeTargets.isEmpty ? unique : probeTargets,
+            managementHTTP: ListenAddress(host: managementAddress ?? "127.0.0.1", port: httpPort),
             zones: zones,
             identity: ServerIdentity(
                 identity: name, version: configuration.identity.version,
                 nsidEnabled: configuration.identity.nsid),
             limits: TransportLimits(
                 maxTCPConnections: configuration.limits.tcpConnections,
-                tcpIdleTimeout: configuration.limits.tcpIdleTimeout))
+                tcpIdleTimeout: configuration.limits.tcpIdleTimeout),
+            health: configuration.health,
+            lameDuck: lameDuck ?? configuration.lameDuck,
+            maintenanceFile: configuration.maintenanceFile)
     }
 }
 
@@ -174,5 +282,33 @@ struct ZoneOption {
         else { return nil }
         self.origin = origin
         self.file = String(text[text.index(after: equals)...])
+    }
+}
+
+/// Signal handling on a Dispatch queue (signals are ignored for the default action first).
+final class SignalHandlers: Sendable {
+    private let queue = DispatchQueue(label: "anydns.signals")
+    private let sources = SourceList()
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func on(_ number: Int32, _ handler: @escaping @Sendable () -> Void) {
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+        source.setEventHandler(handler: handler)
+        source.resume()
+        sources.append(source)
+    }
+}
+
+private final class SourceList: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+
+    func append(_ source: DispatchSourceSignal) {
+        lock.lock()
+        defer { lock.unlock() }
+        sources.append(source)
     }
 }

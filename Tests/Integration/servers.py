@@ -135,6 +135,7 @@ class Server:
     logfile: Path | None = None
     zones: list = field(default_factory=list)
     owns_workdir: bool = True
+    http_port: int | None = None  # anydns's management HTTP port
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the server's log, for failure messages."""
@@ -224,7 +225,8 @@ def _spawn(name: str, argv: list, workdir: Path, port: int, zones: list, v6: boo
         text = logfile.read_text(errors="replace")
         server.stop()
         if attempts_left > 0 and ("in use" in text.lower() or "can't bind" in text.lower()
-                                  or "cannot bind" in text.lower()):
+                                  or "cannot bind" in text.lower()
+                                  or "management http" in text.lower()):
             return restart()  # port clash with another process: pick again
         raise
     return server
@@ -248,7 +250,8 @@ def start_anydns(zones: list, workdir: Path | None = None, attempts: int = 3,
     workdir = Path(workdir or tempfile.mkdtemp(prefix="anydns-test-"))
     port = free_port()
     v6 = ipv6_loopback_available()
-    argv = [str(binary), "serve", "--listen", f"{LOOPBACK_V4}:{port}"]
+    http_port = free_port()
+    argv = [str(binary), "serve", "--listen", f"{LOOPBACK_V4}:{port}", "--http-port", str(http_port)]
     if v6:
         argv += ["--listen", f"[{LOOPBACK_V6}]:{port}"]
     zones = [Zone(z.origin if z.origin.endswith(".") else z.origin + ".", Path(z.path))
@@ -256,8 +259,10 @@ def start_anydns(zones: list, workdir: Path | None = None, attempts: int = 3,
     for z in zones:
         argv += ["--zone", f"{z.origin}={z.path}"]
     argv += list(extra_args)
-    return _spawn("anydns", argv, workdir, port, zones, v6, attempts - 1,
-                  lambda: start_anydns(zones, None, attempts - 1, extra_args), owns)
+    server = _spawn("anydns", argv, workdir, port, zones, v6, attempts - 1,
+                    lambda: start_anydns(zones, None, attempts - 1, extra_args), owns)
+    server.http_port = server.http_port or http_port
+    return server
 
 
 def nsd_supports(option: str) -> bool:

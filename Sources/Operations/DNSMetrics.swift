@@ -1,0 +1,124 @@
+import CoreMetrics
+import DNSResponder
+import DNSTransport
+import DNSWire
+import DNSZone
+import Prometheus
+import Synchronization
+
+/// Prometheus metrics through swift-metrics (SPEC.md §4). Every per-query counter is created
+/// once, at start-up, over bounded label sets (swift-metrics README), so counting a query is an
+/// array index and an atomic increment.
+public final class DNSMetrics: QueryObserver, Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+
+    /// The QTYPE label values; everything else is `other`.
+    static let queryTypes: [(RecordType?, String)] = [
+        (.a, "A"), (.aaaa, "AAAA"), (.ns, "NS"), (.soa, "SOA"), (.cname, "CNAME"), (.mx, "MX"), (.txt, "TXT"),
+        (.srv, "SRV"), (.ptr, "PTR"), (.ds, "DS"), (.dnskey, "DNSKEY"), (RecordType(rawValue: 257), "CAA"),
+        (RecordType(rawValue: 65), "HTTPS"), (.any, "ANY"), (.axfr, "AXFR"), (.ixfr, "IXFR"), (nil, "other"),
+    ]
+    /// The RCODE label values; everything else is `other`.
+    static let rcodes: [(RCode?, String)] = [
+        (.noError, "NOERROR"), (.formErr, "FORMERR"), (.servFail, "SERVFAIL"), (.nxDomain, "NXDOMAIN"),
+        (.notImp, "NOTIMP"), (.refused, "REFUSED"), (.yxDomain, "YXDOMAIN"), (.badVers, "BADVERS"),
+        (nil, "other"),
+    ]
+    static let transports: [(Transport, String)] = [(.udp, "udp"), (.tcp, "tcp")]
+
+    private let queries: [CoreMetrics.Counter]
+    private let truncated: [CoreMetrics.Counter]
+    private let dropped: [CoreMetrics.Counter]
+    private let reloadsSucceeded: CoreMetrics.Counter
+    private let reloadsFailed: CoreMetrics.Counter
+    private let states: [CoreMetrics.Gauge]
+    private let degraded: CoreMetrics.Gauge
+    private let serials: Mutex<[String: CoreMetrics.Gauge]> = Mutex([:])
+
+    public init() {
+        let factory = PrometheusMetricsFactory(registry: registry)
+        self.factory = factory
+        var queries: [CoreMetrics.Counter] = []
+        for (_, transport) in Self.transports {
+            for (_, qtype) in Self.queryTypes {
+                for (_, rcode) in Self.rcodes {
+                    queries.append(
+                        CoreMetrics.Counter(
+                            label: "anydns_queries_total",
+                            dimensions: [("transport", transport), ("qtype", qtype), ("rcode", rcode)],
+                            factory: factory))
+                }
+            }
+        }
+        self.queries = queries
+        truncated = Self.transports.map {
+            CoreMetrics.Counter(
+                label: "anydns_responses_truncated_total", dimensions: [("transport", $0.1)], factory: factory
+            )
+        }
+        dropped = Self.transports.map {
+            CoreMetrics.Counter(
+                label: "anydns_queries_dropped_total", dimensions: [("transport", $0.1)], factory: factory)
+        }
+        reloadsSucceeded = CoreMetrics.Counter(
+            label: "anydns_reloads_total", dimensions: [("result", "ok")], factory: factory)
+        reloadsFailed = CoreMetrics.Counter(
+            label: "anydns_reloads_total", dimensions: [("result", "failed")], factory: factory)
+        states = Lifecycle.allNames.map {
+            CoreMetrics.Gauge(label: "anydns_state", dimensions: [("state", $0)], factory: factory)
+        }
+        degraded = CoreMetrics.Gauge(label: "anydns_degraded", factory: factory)
+    }
+
+    /// Counts one query (``QueryObserver``): by transport, QTYPE and RCODE; truncations; drops.
+    public func answered(transport: Transport, response: Response?) {
+        let transportIndex = transport == .udp ? 0 : 1
+        guard let response else {
+            dropped[transportIndex].increment()
+            return
+        }
+        let qtype = Self.queryTypes.firstIndex { $0.0 == response.queryType } ?? Self.queryTypes.count - 1
+        let rcode = Self.rcodes.firstIndex { $0.0 == response.rcode } ?? Self.rcodes.count - 1
+        queries[(transportIndex * Self.queryTypes.count + qtype) * Self.rcodes.count + rcode].increment()
+        if response.truncated { truncated[transportIndex].increment() }
+    }
+
+    /// Records a load or reload: per-zone SOA serial gauges, the reload counter, the degraded flag.
+    public func recordLoad(_ reports: [ZoneLoadReport], isReload: Bool) {
+        for report in reports {
+            let serial: UInt32?
+            switch report.outcome {
+            case .loaded(let zone, _): serial = zone.serial
+            case .failed(_, let kept): serial = kept
+            }
+            guard let serial else { continue }
+            let origin = report.origin.lowercased().description
+            let gauge = serials.withLock { gauges in
+                if let gauge = gauges[origin] { return gauge }
+                let gauge = CoreMetrics.Gauge(
+                    label: "anydns_zone_serial", dimensions: [("zone", origin)], factory: factory)
+                gauges[origin] = gauge
+                return gauge
+            }
+            gauge.record(Double(serial))
+        }
+        let failed = reports.contains { !$0.succeeded }
+        if isReload { (failed ? reloadsFailed : reloadsSucceeded).increment() }
+        degraded.record(failed ? 1 : 0)
+    }
+
+    /// One-hot `anydns_state{state=…}` gauges.
+    public func record(_ lifecycle: Lifecycle) {
+        for (index, name) in Lifecycle.allNames.enumerated() {
+            states[index].record(name == lifecycle.name ? 1 : 0)
+        }
+    }
+
+    /// The Prometheus text exposition.
+    public func render() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

@@ -1,0 +1,222 @@
+import DNSZone
+import Foundation
+import Logging
+import Synchronization
+
+/// Where the server is in its life (SPEC.md §4). Degraded is a flag beside it, not a state.
+public enum Lifecycle: Sendable, Equatable, CustomStringConvertible {
+    case starting
+    case loading
+    case ready
+    /// SIGTERM received at `since`: DNS still answers, `/readyz` is 503 so the announcer withdraws.
+    case draining(since: Date)
+    case stopped
+
+    public var name: String {
+        switch self {
+        case .starting: "starting"
+        case .loading: "loading"
+        case .ready: "ready"
+        case .draining: "draining"
+        case .stopped: "stopped"
+        }
+    }
+
+    public static let allNames = ["starting", "loading", "ready", "draining", "stopped"]
+
+    public var description: String { name }
+}
+
+/// What the last load or reload of one zone left behind.
+public struct ZoneStatus: Sendable, Equatable {
+    public var origin: String
+    public var source: String
+    /// The version being served, if any.
+    public var serial: UInt32?
+    public var loadedAt: Date?
+    /// Errors of the last attempt (`file:line: error: …`); empty when it succeeded.
+    public var lastErrors: [String]
+}
+
+/// The outcome of one round of self-probes (SOA queries to our own anycast listeners).
+public struct ProbeRound: Sendable, Equatable {
+    public var finishedAt: Date
+    public var succeeded: Bool
+    /// Why it failed, or a summary of what answered.
+    public var detail: String
+}
+
+/// The health state machine and everything `/readyz` and `/health` report. Thread-safe; each
+/// state transition is logged once.
+public final class HealthMonitor: Sendable {
+    private struct State {
+        var lifecycle = Lifecycle.starting
+        var zones: [ZoneStatus]
+        var probe: ProbeRound? = nil
+        var lastReloadFailed = false
+    }
+
+    private let state: Mutex<State>
+    private let logger: Logger
+    public let listeners: [String]
+    public let maintenanceFile: String?
+    /// A self-probe round older than this no longer counts as evidence of health.
+    public let probeMaxAge: TimeInterval
+    private let onTransition: @Sendable (Lifecycle) -> Void
+
+    public init(
+        configuredZones: [ZoneSource], listeners: [String], maintenanceFile: String?,
+        probeMaxAge: TimeInterval,
+        logger: Logger, onTransition: @escaping @Sendable (Lifecycle) -> Void = { _ in }
+    ) {
+        state = Mutex(
+            State(
+                zones: configuredZones.map {
+                    ZoneStatus(
+                        origin: $0.origin.description, source: $0.file, serial: nil, loadedAt: nil,
+                        lastErrors: [])
+                }))
+        self.listeners = listeners
+        self.maintenanceFile = maintenanceFile
+        self.probeMaxAge = probeMaxAge
+        self.logger = logger
+        self.onTransition = onTransition
+        onTransition(.starting)
+    }
+
+    public var lifecycle: Lifecycle { state.withLock { $0.lifecycle } }
+
+    /// Moves to `next`, logging the transition once; a stopped or draining server never becomes
+    /// ready again.
+    public func transition(to next: Lifecycle) {
+        let previous: Lifecycle? = state.withLock { state in
+            guard state.lifecycle.name != next.name else { return nil }
+            if case .stopped = state.lifecycle { return nil }
+            if case .draining = state.lifecycle, next != .stopped { return nil }
+            let previous = state.lifecycle
+            state.lifecycle = next
+            return previous
+        }
+        guard let previous else { return }
+        logger.notice("state \(previous.name) -> \(next.name)")
+        onTransition(next)
+    }
+
+    /// Records the outcome of a load or reload.
+    public func record(_ reports: [ZoneLoadReport], at now: Date) {
+        state.withLock { state in
+            for report in reports {
+                guard let index = state.zones.firstIndex(where: { $0.origin == report.origin.description })
+                else { continue }
+                switch report.outcome {
+                case .loaded(let zone, _):
+                    state.zones[index].serial = zone.serial
+                    state.zones[index].loadedAt = now
+                    state.zones[index].lastErrors = []
+                case .failed(let errors, let keptSerial):
+                    state.zones[index].serial = keptSerial
+                    state.zones[index].lastErrors = errors
+                }
+            }
+            state.lastReloadFailed = reports.contains { !$0.succeeded }
+        }
+    }
+
+    public func record(_ probe: ProbeRound) {
+        let changed = state.withLock { state -> Bool in
+            defer { state.probe = probe }
+            return state.probe?.succeeded != probe.succeeded
+        }
+        if changed {
+            if probe.succeeded {
+                logger.info("self-probe ok: \(probe.detail)")
+            } else {
+                logger.warning("self-probe failed: \(probe.detail)")
+            }
+        }
+    }
+
+    /// A reload failed and old data is being served for at least one zone.
+    public var isDegraded: Bool {
+        state.withLock { $0.lastReloadFailed || $0.zones.contains { !$0.lastErrors.isEmpty } }
+    }
+
+    /// `/readyz`: ready only when every configured zone is loaded, a self-probe round succeeded
+    /// within ``probeMaxAge``, and the server is neither draining, still starting, nor in
+    /// maintenance (SPEC.md §4). Otherwise the first reason found.
+    public func readiness(now: Date) -> (ready: Bool, reason: String) {
+        if let maintenanceFile, FileManager.default.fileExists(atPath: maintenanceFile) {
+            return (false, "maintenance file \(maintenanceFile) present")
+        }
+        return state.withLock { state in
+            switch state.lifecycle {
+            case .ready: break
+            case .draining: return (false, "draining")
+            default: return (false, "state is \(state.lifecycle.name)")
+            }
+            if let missing = state.zones.first(where: { $0.serial == nil }) {
+                return (false, "zone \(missing.origin) not loaded")
+            }
+            guard let probe = state.probe else { return (false, "no self-probe yet") }
+            guard probe.succeeded else { return (false, "self-probe failed: \(probe.detail)") }
+            let age = now.timeIntervalSince(probe.finishedAt)
+            guard age <= probeMaxAge else {
+                return (
+                    false, "last self-probe \(String(format: "%.1f", age)) s ago (limit \(probeMaxAge) s)"
+                )
+            }
+            return (true, "ready")
+        }
+    }
+
+    /// The `/health` document.
+    public func document(now: Date) -> HealthDocument {
+        let (ready, reason) = readiness(now: now)
+        return state.withLock { state in
+            HealthDocument(
+                state: state.lifecycle.name, ready: ready, reason: reason,
+                degraded: state.lastReloadFailed || state.zones.contains { !$0.lastErrors.isEmpty },
+                zones: state.zones.map {
+                    .init(
+                        origin: $0.origin, source: $0.source, serial: $0.serial,
+                        loadedAt: $0.loadedAt.map(iso8601),
+                        errors: $0.lastErrors)
+                },
+                listeners: listeners,
+                lastProbe: state.probe.map {
+                    .init(at: iso8601($0.finishedAt), ok: $0.succeeded, detail: $0.detail)
+                },
+                maintenanceFile: maintenanceFile)
+        }
+    }
+}
+
+/// `/health` as JSON (SPEC.md §4).
+public struct HealthDocument: Codable, Sendable, Equatable {
+    public struct Zone: Codable, Sendable, Equatable {
+        public var origin: String
+        public var source: String
+        public var serial: UInt32?
+        public var loadedAt: String?
+        public var errors: [String]
+    }
+
+    public struct Probe: Codable, Sendable, Equatable {
+        public var at: String
+        public var ok: Bool
+        public var detail: String
+    }
+
+    public var state: String
+    public var ready: Bool
+    public var reason: String
+    public var degraded: Bool
+    public var zones: [Zone]
+    public var listeners: [String]
+    public var lastProbe: Probe?
+    public var maintenanceFile: String?
+}
+
+private func iso8601(_ date: Date) -> String {
+    date.formatted(.iso8601)
+}

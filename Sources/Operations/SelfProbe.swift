@@ -1,0 +1,122 @@
+import DNSTransport
+import DNSWire
+import DNSZone
+import Dispatch
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Sends real DNS queries to our own anycast listeners (SPEC.md §4): for every target and every
+/// configured zone, an SOA query over UDP that must come back NOERROR, AA=1, with the SOA of
+/// exactly the serial being served. One round's outcome goes to the ``HealthMonitor``.
+public final class SelfProbe: @unchecked Sendable {
+    private let targets: [ListenAddress]
+    private let zones: [DomainName]
+    private let store: ZoneStore
+    private let monitor: HealthMonitor
+    private let timeout: TimeInterval
+    private let timer: DispatchSourceTimer
+    private let queue = DispatchQueue(label: "anydns.self-probe")
+
+    public init(
+        targets: [ListenAddress], zones: [DomainName], store: ZoneStore, monitor: HealthMonitor,
+        interval: TimeInterval, timeout: TimeInterval
+    ) {
+        self.targets = targets
+        self.zones = zones
+        self.store = store
+        self.monitor = monitor
+        self.timeout = timeout
+        timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now(), repeating: interval)
+        timer.setEventHandler { [unowned self] in monitor.record(self.runRound()) }
+    }
+
+    public func start() { timer.resume() }
+
+    public func stop() { timer.cancel() }
+
+    /// Probes every target for every zone; the round fails at the first wrong answer.
+    public func runRound() -> ProbeRound {
+        let snapshot = store.snapshot
+        guard !targets.isEmpty else {
+            return ProbeRound(finishedAt: Date(), succeeded: false, detail: "no listener to probe")
+        }
+        for target in targets {
+            for origin in zones {
+                guard let zone = snapshot.zone(named: origin) else {
+                    return ProbeRound(
+                        finishedAt: Date(), succeeded: false, detail: "zone \(origin) not loaded")
+                }
+                if let problem = probe(target, origin: origin, expectedSerial: zone.serial) {
+                    return ProbeRound(
+                        finishedAt: Date(), succeeded: false, detail: "SOA \(origin) at \(target): \(problem)"
+                    )
+                }
+            }
+        }
+        return ProbeRound(
+            finishedAt: Date(), succeeded: true,
+            detail: "\(zones.count) zone(s) at \(targets.count) listener(s)")
+    }
+
+    /// One SOA query; `nil` when the answer is right, otherwise what was wrong.
+    func probe(_ target: ListenAddress, origin: DomainName, expectedSerial: UInt32) -> String? {
+        let id = UInt16.random(in: 0...UInt16.max)
+        var query: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+        query += origin.wire + [0, 6, 0, 1]
+        guard let reply = exchange(query, with: target) else { return "no answer within \(timeout) s" }
+        return reply.withUnsafeBytes { bytes -> String? in
+            guard let header = DNSHeader(bytes), header.id == id, header.isResponse else {
+                return "malformed answer"
+            }
+            guard header.rcodeBits == 0 else { return "rcode \(RCode(rawValue: UInt16(header.rcodeBits)))" }
+            guard header.has(DNSHeader.Flag.aa) else { return "not authoritative" }
+            guard header.answerCount >= 1 else { return "no SOA in the answer" }
+            var reader = WireReader(bytes, offset: DNSHeader.length)
+            do {
+                try reader.readName(into: nil)
+                try reader.skip(4)
+                try reader.readName(into: nil)
+                guard RecordType(rawValue: try reader.readUInt16()) == .soa else {
+                    return "first answer is not an SOA"
+                }
+                try reader.skip(8)  // class, TTL, RDLENGTH
+                try reader.readName(into: nil)
+                try reader.readName(into: nil)
+                let serial = try reader.readUInt32()
+                return serial == expectedSerial ? nil : "serial \(serial), serving \(expectedSerial)"
+            } catch {
+                return "malformed answer: \(error)"
+            }
+        }
+    }
+
+    /// Sends `query` over UDP and waits up to `timeout` for the reply.
+    private func exchange(_ query: [UInt8], with target: ListenAddress) -> [UInt8]? {
+        guard let (storage, length) = target.socketAddress() else { return nil }
+        let fd = socket(target.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = storage
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
+        }
+        guard connected == 0, send(fd, query, query.count, 0) == query.count else { return nil }
+        let deadline = Date().addingTimeInterval(timeout)
+        var reply = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let remaining = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, remaining) > 0 else { return nil }
+            let count = recv(fd, &reply, reply.count, 0)
+            if count > 0 { return Array(reply[0..<count]) }
+            if count < 0 && errno != EINTR { return nil }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import DNSWire
+import DNSZone
+import Foundation
+import Logging
+
+/// A zone to serve: its origin and zone file.
+public struct ZoneSource: Equatable, Sendable {
+    public var origin: DomainName
+    public var file: String
+
+    public init(origin: DomainName, file: String) {
+        self.origin = origin
+        self.file = file
+    }
+}
+
+/// What loading one zone gave.
+public struct ZoneLoadReport: Sendable {
+    public enum Outcome: Sendable {
+        case loaded(Zone, warnings: [ZoneDiagnostic])
+        /// The zone was refused; `keptSerial` is the previous version still served, if any.
+        case failed(errors: [String], keptSerial: UInt32?)
+    }
+
+    public var origin: DomainName
+    public var outcome: Outcome
+
+    public var succeeded: Bool {
+        if case .loaded = outcome { return true }
+        return false
+    }
+}
+
+/// Loads the configured zones into a new ``ZoneSet``, off the serving path.
+public enum ZoneCatalog {
+    /// Every `NAME.zone` file in `directory`, served as zone `NAME.` (`example.com.zone` → `example.com.`).
+    public static func sources(inDirectory directory: String) throws -> [ZoneSource] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+            $0.hasSuffix(".zone")
+        }
+        .sorted()
+        return names.compactMap { name in
+            DomainName(String(name.dropLast(".zone".count)) + ".").map {
+                ZoneSource(origin: $0, file: directory + "/" + name)
+            }
+        }
+    }
+
+    /// Loads every zone. A zone that fails keeps its version from `previous` (if any): nothing
+    /// that was being served is lost (SPEC.md §4). Errors are logged as `file:line: error: …`.
+    public static func load(_ sources: [ZoneSource], previous: ZoneSet?, logger: Logger) -> (
+        ZoneSet, [ZoneLoadReport]
+    ) {
+        var zones: [Zone] = []
+        var reports: [ZoneLoadReport] = []
+        for source in sources {
+            switch ZoneLoader.load(path: source.file, origin: source.origin) {
+            case .success(let loaded):
+                for warning in loaded.warnings { logger.warning("\(warning)") }
+                logger.info(
+                    "zone loaded",
+                    metadata: [
+                        "zone": "\(loaded.zone.origin)", "serial": "\(loaded.zone.serial)",
+                        "records": "\(loaded.zone.recordCount)", "file": "\(source.file)",
+                    ])
+                zones.append(loaded.zone)
+                reports.append(
+                    ZoneLoadReport(
+                        origin: source.origin, outcome: .loaded(loaded.zone, warnings: loaded.warnings)))
+            case .failure(let error):
+                for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
+                let old = previous?.zone(named: source.origin)
+                if let old {
+                    logger.error("zone \(source.origin) failed to load; still serving serial \(old.serial)")
+                    zones.append(old)
+                } else {
+                    logger.error("zone \(source.origin) failed to load and is not served")
+                }
+                reports.append(
+                    ZoneLoadReport(
+                        origin: source.origin,
+                        outcome: .failed(errors: error.errors.map(\.description), keptSerial: old?.serial)))
+            }
+        }
+        return (ZoneSet(zones), reports)
+    }
+}
