@@ -33,6 +33,9 @@ public struct ZoneLoadReport: Sendable {
 
 /// Loads the configured zones into a new ``ZoneSet``, off the serving path.
 public enum ZoneCatalog {
+    /// Errors logged per zone; the rest are counted (`anydns check-zone` prints them all).
+    static let maxLoggedDiagnostics = 50
+
     /// Every `NAME.zone` file in `directory`, served as zone `NAME.` (`example.com.zone` → `example.com.`).
     public static func sources(inDirectory directory: String) throws -> [ZoneSource] {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
@@ -68,7 +71,14 @@ public enum ZoneCatalog {
                     ZoneLoadReport(
                         origin: source.origin, outcome: .loaded(loaded.zone, warnings: loaded.warnings)))
             case .failure(let error):
-                for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
+                for diagnostic in error.diagnostics.prefix(maxLoggedDiagnostics) {
+                    logger.error("\(diagnostic)")
+                }
+                if error.diagnostics.count > maxLoggedDiagnostics {
+                    logger.error(
+                        "\(error.diagnostics.count - maxLoggedDiagnostics) more problems in \(source.file) not shown"
+                    )
+                }
                 let old = previous?.zone(named: source.origin)
                 if let old {
                     logger.error("zone \(source.origin) failed to load; still serving serial \(old.serial)")
@@ -79,7 +89,9 @@ public enum ZoneCatalog {
                 reports.append(
                     ZoneLoadReport(
                         origin: source.origin,
-                        outcome: .failed(errors: error.errors.map(\.description), keptSerial: old?.serial)))
+                        outcome: .failed(
+                            errors: error.errors.prefix(maxLoggedDiagnostics).map(\.description),
+                            keptSerial: old?.serial)))
             }
         }
         return (ZoneSet(zones), reports)

@@ -179,7 +179,7 @@ struct Serve: AsyncParsableCommand {
         monitor.record(reports, at: Date())
         metrics.recordLoad(reports, isReload: true)
         let failed = reports.filter { !$0.succeeded }.count
-        logger.info("reloaded", metadata: ["zones": "\(zones.zones.count)", "failed": "\(failed)"])
+        logger.notice("reloaded", metadata: ["zones": "\(zones.zones.count)", "failed": "\(failed)"])
     }
 
     /// Everything `serve` needs, from the configuration file, then the environment, then flags.
