@@ -61,6 +61,8 @@ let package = Package(
         .testTarget(
             name: "DNSResponderTests", dependencies: ["DNSResponder", "DNSZone", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig"]),
+        .testTarget(
+            name: "OperationsTests", dependencies: ["Operations", "DNSZone", "DNSWire", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

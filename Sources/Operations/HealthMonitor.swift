@@ -44,6 +44,12 @@ public struct ProbeRound: Sendable, Equatable {
     public var succeeded: Bool
     /// Why it failed, or a summary of what answered.
     public var detail: String
+
+    public init(finishedAt: Date, succeeded: Bool, detail: String) {
+        self.finishedAt = finishedAt
+        self.succeeded = succeeded
+        self.detail = detail
+    }
 }
 
 /// The health state machine and everything `/readyz` and `/health` report. Thread-safe; each

@@ -25,6 +25,11 @@ public struct ZoneLoadReport: Sendable {
     public var origin: DomainName
     public var outcome: Outcome
 
+    public init(origin: DomainName, outcome: Outcome) {
+        self.origin = origin
+        self.outcome = outcome
+    }
+
     public var succeeded: Bool {
         if case .loaded = outcome { return true }
         return false
