@@ -1,12 +1,14 @@
 # anydns — the two commands of the README, and the pieces they are made of.
 #   make serve   install what is missing, build, serve Zones/ on 127.0.0.1/::1 port 5300
 #   make test    install the test tools, check formatting, run unit and integration tests
+#   make lab     the multi-site anycast lab (root): BIRD2 router, three sites with ExaBGP, a client
+#   make bench-reload   reload of a 100,000-name zone under dnsperf load (release build)
 
 SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
 
-.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean
+.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload
 
 all: build
 
@@ -38,6 +40,12 @@ integration-test: build test-deps
 	ANYDNS_BIN=$(ANYDNS_BIN) $(PYTHON) -m pytest -q Tests/Integration
 
 test: test-deps lint unit-test integration-test
+
+lab: build
+	ANYDNS_BIN=$(ANYDNS_BIN) ./Lab/run-lab.sh
+
+bench-reload: release
+	./Benchmarks/reload-under-load.sh $(CURDIR)/.build/release/anydns
 
 clean:
 	rm -rf .build
