@@ -23,6 +23,9 @@ struct SectionWriter {
     private var visitedCount = 0
     private let afterQuestion: MessageWriter.Mark
 
+    /// The types added for NS, MX and SRV targets; a constant, so no array is built per query.
+    private static let addressTypes: [RecordType] = [.a, .aaaa]
+
     private enum Section {
         case answer
         case authority
@@ -207,7 +210,7 @@ struct SectionWriter {
     private mutating func writeAdditional(_ zone: Zone) {
         for index in 0..<targetCount {
             let target = scratch.additionalTargets[index]
-            for type in [RecordType.a, RecordType.aaaa] {
+            for type in Self.addressTypes {
                 guard let rrset = zone.rrset(target.node, type) else { continue }
                 let fitted = zone.withName(of: target.node) { owner in
                     write(zone, rrset, owner: owner, to: .additional, optional: !target.required)
