@@ -125,7 +125,7 @@ struct Serve: AsyncParsableCommand {
                 try await http.run { logger.info("management HTTP on \(settings.managementHTTP)") }
             } catch {
                 logger.critical("management HTTP on \(settings.managementHTTP): \(error)")
-                Foundation.exit(1)
+                terminateProcess(1)
             }
         }
 
@@ -137,7 +137,7 @@ struct Serve: AsyncParsableCommand {
             logger.notice("SIGINT: stopping now")
             monitor.transition(to: .stopped)
             server.stop()
-            Foundation.exit(0)
+            terminateProcess(0)
         }
         signals.on(SIGTERM) {
             // SPEC.md §4 drain: /readyz fails at once so the announcer withdraws the route, DNS
@@ -154,7 +154,7 @@ struct Serve: AsyncParsableCommand {
                 probe.stop()
                 httpTask.cancel()
                 logger.notice("stopped")
-                Foundation.exit(0)
+                terminateProcess(0)
             }
         }
         probe.start()
@@ -311,4 +311,12 @@ private final class SourceList: @unchecked Sendable {
         defer { lock.unlock() }
         sources.append(source)
     }
+}
+
+/// Ends the process with `code` once serving has stopped. `exit(3)` would run global destructors
+/// while NIO and Dispatch threads are still running Swift code, which can trap during teardown,
+/// so the standard streams are flushed and `_exit(2)` is used instead.
+func terminateProcess(_ code: Int32) -> Never {
+    fflush(nil)  // every output stream
+    _exit(code)
 }
