@@ -46,9 +46,6 @@ public final class DNSServer: Sendable {
         return group.wait(timeout: .now() + timeout) == .success
     }
 
-    /// The addresses served, for `/health`.
-    public var addresses: [ListenAddress] { udp.map(\.address) }
-
     public func stop() {
         for listener in udp { listener.stop() }
         for listener in tcp { listener.stop() }

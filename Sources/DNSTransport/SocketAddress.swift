@@ -35,7 +35,7 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
             return nil
         }
         self.init(host: String(host), port: port)
-        guard storage() != nil else { return nil }
+        guard socketAddress() != nil else { return nil }
     }
 
     public var isIPv6: Bool { host.contains(":") }
@@ -43,9 +43,7 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// The `sockaddr_in` / `sockaddr_in6` for this address, or `nil` if `host` is not numeric.
-    public func socketAddress() -> (sockaddr_storage, socklen_t)? { storage() }
-
-    func storage() -> (sockaddr_storage, socklen_t)? {
+    public func socketAddress() -> (sockaddr_storage, socklen_t)? {
         var storage = sockaddr_storage()
         if isIPv6 {
             var address = sockaddr_in6()

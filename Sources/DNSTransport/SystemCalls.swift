@@ -41,7 +41,7 @@ public struct SocketError: Error, CustomStringConvertible, Sendable {
 /// socket bind an address not yet on an interface, for anycast addresses added later by the
 /// announcer's script (SPEC.md §4).
 func openBoundSocket(_ address: ListenAddress, type: Int32) throws(SocketError) -> Int32 {
-    guard let (storage, length) = address.storage() else {
+    guard let (storage, length) = address.socketAddress() else {
         throw SocketError(address: address, call: "parse", errno: EINVAL)
     }
     let family = address.isIPv6 ? AF_INET6 : AF_INET

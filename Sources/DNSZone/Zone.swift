@@ -198,8 +198,6 @@ public final class Zone: Sendable {
 
     public func type(of rrset: RRSetID) -> RecordType { rrsets[Int(rrset.rawValue)].type }
 
-    public func recordCount(of rrset: RRSetID) -> Int { Int(rrsets[Int(rrset.rawValue)].recordCount) }
-
     /// Calls `body` with the node's lowercase owner name.
     public func withName<R>(of node: NodeID, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let entry = nodes[Int(node.rawValue)]
@@ -238,22 +236,19 @@ public final class Zone: Sendable {
         _ rrset: RRSetID, owner: UnsafeRawBufferPointer, ttlCap: UInt32 = .max,
         into writer: inout MessageWriter
     ) throws(WriteOverflow) -> Int {
-        let set = rrsets[Int(rrset.rawValue)]
-        let result: Result<Int, WriteOverflow> = arena.withUnsafeBytes { bytes in
+        let type = rrsets[Int(rrset.rawValue)].type
+        var written = 0
+        var overflow: WriteOverflow? = nil
+        forEachRecord(of: rrset) { ttl, rdata, _ in
+            guard overflow == nil else { return }
             do throws(WriteOverflow) {
-                for index in set.firstRecord..<(set.firstRecord + set.recordCount) {
-                    let record = records[Int(index)]
-                    let start = Int(record.rdataStart)
-                    let rdata = UnsafeRawBufferPointer(
-                        rebasing: bytes[start..<(start + Int(record.rdataLength))])
-                    try writer.writeRecord(
-                        owner: owner, type: set.type, ttl: min(record.ttl, ttlCap), rdata: rdata)
-                }
-                return .success(Int(set.recordCount))
+                try writer.writeRecord(owner: owner, type: type, ttl: min(ttl, ttlCap), rdata: rdata)
+                written += 1
             } catch {
-                return .failure(error)
+                overflow = error
             }
         }
-        return try result.get()
+        if let overflow { throw overflow }
+        return written
     }
 }
