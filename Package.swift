@@ -22,6 +22,8 @@ let package = Package(
             pkgConfig: "ldns",
             providers: [.apt(["libldns-dev"])]
         ),
+        // Linux calls Swift's Glibc module leaves out: recvmmsg/sendmmsg batches, malloc_trim.
+        .target(name: "CAnydnsSystem"),
         // DNS wire format: names, header, message reader and writer, EDNS. Standard library only.
         .target(name: "DNSWire"),
         // Zone files through libldns, semantic checks, immutable lookup snapshots.
@@ -31,7 +33,7 @@ let package = Package(
         // Non-blocking UDP and TCP listeners on Dispatch.
         .target(
             name: "DNSTransport",
-            dependencies: ["DNSResponder", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DNSResponder", "CAnydnsSystem", .product(name: "Logging", package: "swift-log")]
         ),
         // The YAML configuration file and its validation.
         .target(name: "AnydnsConfig", dependencies: ["Yams"]),
@@ -39,7 +41,7 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
-                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport",
+                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "CAnydnsSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -25,10 +25,14 @@ public struct Configuration: Equatable, Sendable {
         public var port: Int = 53
         /// Numeric IPv4/IPv6 anycast addresses (the address on `lo` at every site).
         public var anycast: [String] = []
+        /// UDP sockets (SO_REUSEPORT) per listening address, each answered by its own worker;
+        /// `nil` means one per available CPU core.
+        public var workers: Int? = nil
 
-        public init(port: Int = 53, anycast: [String] = []) {
+        public init(port: Int = 53, anycast: [String] = [], workers: Int? = nil) {
             self.port = port
             self.anycast = anycast
+            self.workers = workers
         }
     }
 
@@ -259,9 +263,12 @@ private struct NodeReader {
             }
         }
         if let dns = top["dns"] {
-            let fields = try mapping(dns, at: "dns", allowed: ["port", "anycast"])
+            let fields = try mapping(dns, at: "dns", allowed: ["port", "anycast", "workers"])
             if let port = fields["port"] {
                 configuration.dns.port = try integer(port, at: "dns.port", range: 1...65_535)
+            }
+            if let workers = fields["workers"] {
+                configuration.dns.workers = try integer(workers, at: "dns.workers", range: 1...256)
             }
             if let anycast = fields["anycast"] {
                 for (index, item) in try sequence(anycast, at: "dns.anycast").enumerated() {

@@ -2,7 +2,8 @@ import DNSResponder
 import Dispatch
 import Logging
 
-/// All DNS listeners of one process: UDP and TCP on every configured address.
+/// All DNS listeners of one process: UDP and TCP on every configured address, with `udpWorkers`
+/// UDP sockets per address (SO_REUSEPORT), each answered on its own queue.
 public final class DNSServer: Sendable {
     private let udp: [UDPListener]
     private let tcp: [TCPListener]
@@ -10,20 +11,25 @@ public final class DNSServer: Sendable {
     /// Binds every address (UDP and TCP); throws, naming the address, if any bind fails.
     public init(
         addresses: [ListenAddress], responder: Responder, store: ZoneStore, limits: TransportLimits = .init(),
-        logger: Logger, observer: (any QueryObserver)? = nil
+        udpWorkers: Int = 1, logger: Logger, observer: (any QueryObserver)? = nil
     ) throws(SocketError) {
+        precondition(udpWorkers >= 1, "at least one UDP worker")
         let context = ServingContext(
             responder: responder, store: store, limits: limits, logger: logger, observer: observer)
         var udp: [UDPListener] = []
         var tcp: [TCPListener] = []
         do throws(SocketError) {
             for address in addresses {
-                udp.append(try UDPListener(address: address, context: context))
+                for worker in 0..<udpWorkers {
+                    udp.append(
+                        try UDPListener(
+                            address: address, worker: worker, sharedPort: udpWorkers > 1, context: context))
+                }
                 tcp.append(try TCPListener(address: address, context: context))
             }
         } catch {
-            for listener in udp { listener.stop() }
-            for listener in tcp { listener.stop() }
+            for listener in udp { listener.discard() }
+            for listener in tcp { listener.discard() }
             throw error
         }
         self.udp = udp

@@ -39,8 +39,11 @@ public struct SocketError: Error, CustomStringConvertible, Sendable {
 ///
 /// IPv6 sockets are IPv6-only (each address is configured on its own); `IP_FREEBIND` lets the
 /// socket bind an address not yet on an interface, for anycast addresses added later by the
-/// announcer's script (SPEC.md §4).
-func openBoundSocket(_ address: ListenAddress, type: Int32) throws(SocketError) -> Int32 {
+/// announcer's script (SPEC.md §4). `reusePort` sets SO_REUSEPORT so several workers can bind the
+/// same address and the kernel spreads datagrams over them by source address and port.
+func openBoundSocket(_ address: ListenAddress, type: Int32, reusePort: Bool = false) throws(SocketError)
+    -> Int32
+{
     guard let (storage, length) = address.socketAddress() else {
         throw SocketError(address: address, call: "parse", errno: EINVAL)
     }
@@ -54,6 +57,11 @@ func openBoundSocket(_ address: ListenAddress, type: Int32) throws(SocketError) 
     var one: Int32 = 1
     let size = socklen_t(MemoryLayout<Int32>.size)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, size)
+    if reusePort, setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, size) != 0 {
+        let code = errno
+        close(fd)
+        throw SocketError(address: address, call: "set SO_REUSEPORT on", errno: code)
+    }
     if address.isIPv6 {
         setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, size)
     }

@@ -49,6 +49,15 @@ final class TCPListener: @unchecked Sendable {
         sweepTimer.resume()
     }
 
+    /// Releases a listener that was never started (a later address failed to bind): a suspended
+    /// Dispatch source must be resumed before it can finish cancelling.
+    func discard() {
+        acceptSource.cancel()
+        sweepTimer.cancel()
+        acceptSource.resume()
+        sweepTimer.resume()
+    }
+
     func stop() {
         queue.sync {
             acceptSource.cancel()

@@ -1,4 +1,6 @@
+import CAnydnsSystem
 import DNSResponder
+import DNSZone
 import Dispatch
 import Logging
 
@@ -8,14 +10,21 @@ import Logging
     import Darwin
 #endif
 
-/// Serves DNS over UDP on one bound address (RFC 1035 §4.2.1) from a Dispatch read source.
+/// One UDP worker on one bound address (RFC 1035 §4.2.1): a socket, a Dispatch read source on its
+/// own serial queue, a datagram batch and a ``ResponderScratch``.
 ///
-/// Each listener owns a serial queue, a receive buffer and a ``ResponderScratch``, so a packet is
-/// read, answered and sent without locks or allocation. Binding one socket per address makes the
-/// reply leave from the address the query was sent to (SPEC.md §4).
+/// Each wake-up receives up to ``batch`` datagrams with one recvmmsg(2), answers them in place and
+/// sends every reply with one sendmmsg(2); nothing is allocated or locked per packet. Several
+/// workers on the same address share it through SO_REUSEPORT, and the kernel spreads clients
+/// over them. Binding one socket per address makes the reply leave from the address the query
+/// was sent to (SPEC.md §4).
 final class UDPListener: @unchecked Sendable {
-    /// Datagrams handled per wake-up before yielding the queue to other work.
-    static let batch = 64
+    /// Datagrams received per system call.
+    static let batch: UInt32 = 64
+    /// Batches answered per wake-up before the queue is handed back to Dispatch.
+    static let batchesPerWakeUp = 16
+    /// Room per datagram: the largest UDP payload, so no query is cut short.
+    static let datagramCapacity = 65_536
 
     let address: ListenAddress
     private let fd: Int32
@@ -23,20 +32,24 @@ final class UDPListener: @unchecked Sendable {
     private let source: DispatchSourceRead
     private let context: ServingContext
     private let scratch = ResponderScratch()
-    private let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
+    private let datagrams: OpaquePointer
 
-    init(address: ListenAddress, context: ServingContext) throws(SocketError) {
+    init(address: ListenAddress, worker: Int, sharedPort: Bool, context: ServingContext) throws(SocketError) {
         self.address = address
         self.context = context
-        fd = try openBoundSocket(address, type: Int32(SOCK_DGRAM.rawValue))
-        queue = DispatchQueue(label: "anydns.udp.\(address)")
+        fd = try openBoundSocket(address, type: Int32(SOCK_DGRAM.rawValue), reusePort: sharedPort)
+        guard let datagrams = anydns_batch_create(Self.batch, Self.datagramCapacity) else {
+            close(fd)
+            throw SocketError(address: address, call: "allocate datagram buffers for", errno: ENOMEM)
+        }
+        self.datagrams = datagrams
+        queue = DispatchQueue(label: "anydns.udp.\(address).\(worker)")
         source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         let fd = self.fd
-        let buffer = receiveBuffer
         source.setEventHandler { [unowned self] in self.drain() }
         source.setCancelHandler {
             close(fd)
-            buffer.deallocate()
+            anydns_batch_destroy(datagrams)
         }
     }
 
@@ -44,39 +57,49 @@ final class UDPListener: @unchecked Sendable {
 
     func stop() { source.cancel() }
 
+    /// Releases a listener that was never started (a later address failed to bind): a suspended
+    /// Dispatch source must be resumed before it can finish cancelling.
+    func discard() {
+        source.cancel()
+        source.resume()
+    }
+
+    /// Answers batches until the socket is empty (or ``batchesPerWakeUp`` were answered); the
+    /// zones are read once per batch, so a reload is seen even under a flood.
     private func drain() {
-        let zones = context.store.snapshot
-        var peer = sockaddr_storage()
-        for _ in 0..<Self.batch {
-            var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let received = withUnsafeMutablePointer(to: &peer) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { peerAddress in
-                    systemCall {
-                        recvfrom(
-                            fd, receiveBuffer.baseAddress, receiveBuffer.count, 0, peerAddress, &peerLength)
-                    }
-                }
-            }
-            guard case .done(let count) = received else {
-                if case .failed(let code) = received {
+        for _ in 0..<Self.batchesPerWakeUp {
+            let received = anydns_batch_receive(datagrams, fd)
+            guard received > 0 else {
+                if received < 0 {
                     context.logger.debug(
-                        "recvfrom failed", metadata: ["listener": "\(address)", "errno": "\(code)"])
+                        "recvmmsg failed", metadata: ["listener": "\(address)", "errno": "\(errno)"])
                 }
                 return
             }
-            let query = UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<count])
-            let response = context.responder.respond(
-                to: query, transport: .udp, zones: zones, scratch: scratch)
-            context.observer?.answered(transport: .udp, response: response)
-            guard let response else { continue }
-            _ = withUnsafePointer(to: &peer) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { peerAddress in
-                    systemCall {
-                        sendto(
-                            fd, response.bytes.baseAddress, response.bytes.count, 0, peerAddress, peerLength)
-                    }
-                }
+            let zones = context.store.snapshot
+            for index in 0..<UInt32(received) {
+                answer(index, zones: zones)
             }
+            anydns_batch_send(datagrams, fd)
+            // No early return on a short batch: queries that arrived while this one was answered
+            // are read now, which is cheaper than the next Dispatch wake-up.
         }
+    }
+
+    /// Answers datagram `index` and queues the reply in the same slot.
+    @inline(__always)
+    private func answer(_ index: UInt32, zones: ZoneSet) {
+        var length = 0
+        guard let bytes = anydns_batch_datagram(datagrams, index, &length) else {
+            context.observer?.answered(transport: .udp, response: nil)  // longer than any query
+            return
+        }
+        let query = UnsafeRawBufferPointer(start: bytes, count: length)
+        let response = context.responder.respond(to: query, transport: .udp, zones: zones, scratch: scratch)
+        context.observer?.answered(transport: .udp, response: response)
+        guard let response, response.bytes.count <= Self.datagramCapacity else { return }
+        UnsafeMutableRawPointer(bytes).copyMemory(
+            from: response.bytes.baseAddress!, byteCount: response.bytes.count)
+        anydns_batch_queue_reply(datagrams, index, response.bytes.count)
     }
 }

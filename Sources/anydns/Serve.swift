@@ -55,6 +55,11 @@ struct Serve: AsyncParsableCommand {
         help: "Seconds DNS keeps answering after SIGTERM (default: lame-duck from the configuration, 5).")
     var lameDuck: Double?
 
+    @Option(
+        name: .long,
+        help: "UDP workers (SO_REUSEPORT sockets) per address (default: dns.workers, else one per CPU core).")
+    var workers: Int?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -70,6 +75,9 @@ struct Serve: AsyncParsableCommand {
         for item in zone where ZoneOption(item) == nil {
             throw ValidationError(
                 "--zone \(item): expected ORIGIN=FILE, e.g. example.com.=Zones/example.com.zone")
+        }
+        if let workers, !(1...256).contains(workers) {
+            throw ValidationError("--workers \(workers): expected 1 to 256")
         }
         if let management, !isNumericAddress(management) {
             throw ValidationError("--management \(management): expected a numeric IPv4 or IPv6 address")
@@ -103,7 +111,7 @@ struct Serve: AsyncParsableCommand {
         do {
             server = try DNSServer(
                 addresses: settings.listen, responder: Responder(identity: settings.identity), store: store,
-                limits: settings.limits, logger: logger, observer: metrics)
+                limits: settings.limits, udpWorkers: settings.udpWorkers, logger: logger, observer: metrics)
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
@@ -111,7 +119,10 @@ struct Serve: AsyncParsableCommand {
         server.start()
         logger.info(
             "serving DNS",
-            metadata: ["listen": "\(settings.listen.map(\.description))", "zones": "\(zones.zones.count)"])
+            metadata: [
+                "listen": "\(settings.listen.map(\.description))", "zones": "\(zones.zones.count)",
+                "udp-workers": "\(settings.udpWorkers)",
+            ])
 
         let probe = SelfProbe(
             targets: settings.probeTargets, zones: settings.zones.map(\.origin), store: store,
@@ -190,6 +201,7 @@ struct Serve: AsyncParsableCommand {
         var zones: [ZoneSource]
         var identity: ServerIdentity
         var limits: TransportLimits
+        var udpWorkers: Int
         var health: Configuration.Health
         var lameDuck: Double
         var maintenanceFile: String?
@@ -263,6 +275,7 @@ struct Serve: AsyncParsableCommand {
             limits: TransportLimits(
                 maxTCPConnections: configuration.limits.tcpConnections,
                 tcpIdleTimeout: configuration.limits.tcpIdleTimeout),
+            udpWorkers: workers ?? configuration.dns.workers ?? ProcessInfo.processInfo.activeProcessorCount,
             health: configuration.health,
             lameDuck: lameDuck ?? configuration.lameDuck,
             maintenanceFile: configuration.maintenanceFile)

@@ -139,6 +139,20 @@ struct ConfigurationTests {
         #expect(try Configuration.parse("listen: [\"\(address)\"]\n").listen == [address])
     }
 
+    @Test("dns.workers sets the UDP workers per address; omitted, it is left to the core count")
+    func workersParse() throws {
+        #expect(try Configuration.parse("dns:\n  workers: 4\n").dns.workers == 4)
+        #expect(try Configuration.parse("dns:\n  port: 5300\n").dns.workers == nil)
+    }
+
+    @Test(
+        "dns.workers outside 1...256 or not a whole number is refused",
+        arguments: ["0", "-1", "257", "two", "1.5"])
+    func badWorkersAreRefused(value: String) throws {
+        let error = try #require(parseError("dns:\n  workers: \(value)\n"))
+        #expect(error.key == "dns.workers")
+    }
+
     @Test(
         "a zone origin must be a domain name",
         arguments: [

@@ -6,11 +6,13 @@ never on fixed sleeps."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import socket
 import struct
 import time
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
@@ -141,4 +143,77 @@ def test_sighup_reloads_a_changed_zone_and_keeps_the_old_one_when_broken(tmp_pat
         assert f"{zone_file}:7: error: CNAME and other data" in log
         assert server.alive()
     finally:
+        server.stop()
+
+
+def udp_sockets_on(port: int, pid: int) -> int:
+    """How many UDP sockets of process `pid` are bound to 127.0.0.1:`port` (from `ss`)."""
+    out = subprocess.run(["ss", "-H", "-u", "-a", "-n", "-p", "src", f"127.0.0.1:{port}"],
+                         capture_output=True, text=True, check=True).stdout
+    return sum(1 for line in out.splitlines() if f"pid={pid}," in line)
+
+
+def test_udp_workers_share_the_address_and_every_one_answers(tmp_path):
+    """--workers 4: four SO_REUSEPORT sockets on each address; queries from many source ports
+    (which the kernel spreads over the four) all get the right answer."""
+    zone_file = tmp_path / "reload.test.zone"
+    write_zone(zone_file, 7)
+    server = start_anydns([Zone("reload.test.", zone_file)], extra_args=("--workers", "4"))
+    try:
+        assert udp_sockets_on(server.port, server.proc.pid) == 4
+        clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(32)]
+        for number, client in enumerate(clients):
+            client.settimeout(3)
+            query = dns.message.make_query("www.reload.test.", "A")
+            query.id = number
+            client.sendto(query.to_wire(), (LOOPBACK_V4, server.port))
+        for number, client in enumerate(clients):
+            reply = dns.message.from_wire(client.recv(512))
+            assert reply.id == number
+            assert reply.rcode() == dns.rcode.NOERROR and reply.flags & dns.flags.AA
+            assert [rr.to_text() for rr in reply.answer[0]] == ["192.0.2.80"]
+            assert reply.answer[0].ttl == 300
+            client.close()
+    finally:
+        server.stop()
+
+
+def test_a_burst_from_one_socket_is_answered_in_full_and_in_kind(tmp_path):
+    """200 queries sent back to back from one socket fill several recvmmsg batches; every one is
+    answered once, matching its own question (existing name, NXDOMAIN, malformed → FORMERR)."""
+    zone_file = tmp_path / "reload.test.zone"
+    write_zone(zone_file, 8)
+    server = start_anydns([Zone("reload.test.", zone_file)], extra_args=("--workers", "1"))
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    client.settimeout(5)
+    try:
+        expected = {}
+        for number in range(200):
+            kind = number % 3
+            if kind == 2:
+                wire = struct.pack("!HHHHHH", number, 0, 1, 0, 0, 0) + b"\x05trunc"  # cut-off name
+                expected[number] = (dns.rcode.FORMERR, None)
+            else:
+                name = "www.reload.test." if kind == 0 else f"nx{number}.reload.test."
+                query = dns.message.make_query(name, "A")
+                query.id = number
+                wire = query.to_wire()
+                expected[number] = ((dns.rcode.NOERROR, "192.0.2.80") if kind == 0
+                                    else (dns.rcode.NXDOMAIN, None))
+            client.sendto(wire, (LOOPBACK_V4, server.port))
+        seen = set()
+        for _ in range(200):
+            data = client.recv(4096)
+            number = struct.unpack("!H", data[:2])[0]
+            assert number not in seen, f"reply {number} came twice"
+            seen.add(number)
+            rcode, address = expected[number]
+            assert data[3] & 0x0F == rcode, f"query {number}: rcode {data[3] & 0x0F}, want {rcode}"
+            if address:
+                reply = dns.message.from_wire(data)
+                assert [rr.to_text() for rr in reply.answer[0]] == [address]
+        assert seen == set(range(200))
+    finally:
+        client.close()
         server.stop()
