@@ -27,6 +27,10 @@ public final class DNSMetrics: QueryObserver, Sendable {
     ]
     static let transports: [(Transport, String)] = [(.udp, "udp"), (.tcp, "tcp")]
 
+    /// Label index of every QTYPE value and of every (extended) RCODE value, so counting a query
+    /// is two array reads rather than a search of the label lists.
+    private let queryTypeSlot: [UInt8]
+    private let rcodeSlot: [UInt8]
     private let queries: [CoreMetrics.Counter]
     private let truncated: [CoreMetrics.Counter]
     private let dropped: [CoreMetrics.Counter]
@@ -52,6 +56,16 @@ public final class DNSMetrics: QueryObserver, Sendable {
             }
         }
         self.queries = queries
+        var queryTypeSlot = [UInt8](repeating: UInt8(Self.queryTypes.count - 1), count: 65_536)
+        for (index, (type, _)) in Self.queryTypes.enumerated() {
+            if let type { queryTypeSlot[Int(type.rawValue)] = UInt8(index) }
+        }
+        var rcodeSlot = [UInt8](repeating: UInt8(Self.rcodes.count - 1), count: 4_096)
+        for (index, (rcode, _)) in Self.rcodes.enumerated() {
+            if let rcode { rcodeSlot[Int(rcode.rawValue)] = UInt8(index) }
+        }
+        self.queryTypeSlot = queryTypeSlot
+        self.rcodeSlot = rcodeSlot
         truncated = Self.transports.map {
             CoreMetrics.Counter(
                 label: "anydns_responses_truncated_total", dimensions: [("transport", $0.1)], factory: factory
@@ -78,8 +92,8 @@ public final class DNSMetrics: QueryObserver, Sendable {
             dropped[transportIndex].increment()
             return
         }
-        let qtype = Self.queryTypes.firstIndex { $0.0 == response.queryType } ?? Self.queryTypes.count - 1
-        let rcode = Self.rcodes.firstIndex { $0.0 == response.rcode } ?? Self.rcodes.count - 1
+        let qtype = Int(queryTypeSlot[Int(response.queryType.rawValue)])
+        let rcode = Int(rcodeSlot[Int(response.rcode.rawValue & 0xFFF)])
         queries[(transportIndex * Self.queryTypes.count + qtype) * Self.rcodes.count + rcode].increment()
         if response.truncated { truncated[transportIndex].increment() }
     }
