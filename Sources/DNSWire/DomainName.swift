@@ -16,6 +16,14 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
 
     public static let root = DomainName(trustedWire: [0])
 
+    /// Hashes the wire bytes as one block: zone loading hashes every owner name, and feeding the
+    /// hasher octet by octet (the synthesized conformance) made that a tenth of the load time.
+    public func hash(into hasher: inout Hasher) {
+        wire.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    public static func == (lhs: DomainName, rhs: DomainName) -> Bool { lhs.wire == rhs.wire }
+
     /// Wraps bytes already known to satisfy the invariant.
     public init(trustedWire: [UInt8]) {
         precondition(
@@ -102,7 +110,9 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
 
     /// ASCII-lowercased copy (RFC 4343): the canonical form used as a lookup key.
     public func lowercased() -> DomainName {
-        DomainName(uncheckedWire: wire.map(asciiLowercase))
+        // Most names in zone files are lowercase already: share the storage then.
+        guard wire.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return self }
+        return DomainName(uncheckedWire: wire.map(asciiLowercase))
     }
 
     /// The name with its first label removed; the root's parent is `nil`.

@@ -70,6 +70,8 @@ private struct Checker {
 
     /// Groups records into nodes and RRsets, refusing what can never be in this zone.
     mutating func collect(_ records: [ZoneRecord]) {
+        nodes.reserveCapacity(records.count)
+        nodeIndex.reserveCapacity(records.count)
         for record in records {
             let owner = record.owner.lowercased()
             guard record.rrClass == .internet else {

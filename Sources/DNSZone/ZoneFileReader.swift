@@ -101,13 +101,10 @@ public struct ZoneFileReader {
         _ entry: EntrySplitter.Entry, location: SourceLocation, state: inout ParseState
     ) {
         var rr: UnsafeMutablePointer<ldns_rr>? = nil
-        let status = entry.text.withUnsafeBufferPointer { buffer -> ldns_status in
-            var text = Array(buffer)
-            text.append(0)
-            return text.withUnsafeBufferPointer {
-                $0.baseAddress!.withMemoryRebound(to: CChar.self, capacity: text.count) {
-                    ldns_rr_new_frm_str(&rr, $0, state.ttl, state.origin, &state.previousOwner)
-                }
+        // `cString` ends in NUL already, so ldns reads the entry in place.
+        let status = entry.cString.withUnsafeBufferPointer { buffer -> ldns_status in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                ldns_rr_new_frm_str(&rr, $0, state.ttl, state.origin, &state.previousOwner)
             }
         }
         guard status == LDNS_STATUS_OK, let rr else {
@@ -125,8 +122,18 @@ public struct ZoneFileReader {
         defer { free(wire) }
         let bytes = UnsafeRawBufferPointer(start: wire, count: size)
         let ownerLength = nameLength(bytes, from: 0)
-        guard let owner = DomainName(wire: Array(bytes[0..<ownerLength])), size >= ownerLength + 10 else {
+        // Records of one owner usually follow each other: share the previous owner's storage.
+        let owner: DomainName
+        if let previous = records.last?.owner, previous.wire.elementsEqual(bytes[0..<ownerLength]) {
+            owner = previous
+        } else if let parsed = DomainName(wire: Array(bytes[0..<ownerLength])) {
+            owner = parsed
+        } else {
             error(location, "owner name is not valid")
+            return
+        }
+        guard size >= ownerLength + 10 else {
+            error(location, "record is shorter than its fixed fields")
             return
         }
         let rdataStart = ownerLength + 10
@@ -189,11 +196,21 @@ private struct ParseState {
 /// parentheses, keeps quoted text intact, and remembers the line each entry starts on.
 enum EntrySplitter {
     struct Entry {
-        /// The entry on one line, parentheses and comments removed; a leading blank means
-        /// "same owner as the previous record".
-        var text: [UInt8]
+        /// The entry on one line, parentheses and comments removed, then a NUL; a leading blank
+        /// means "same owner as the previous record".
+        var cString: [UInt8]
         var line: Int
         var problem: String? = nil
+
+        /// The entry without its NUL.
+        var text: ArraySlice<UInt8> { cString.dropLast() }
+
+        init(text: [UInt8], line: Int, problem: String? = nil) {
+            cString = text
+            cString.append(0)
+            self.line = line
+            self.problem = problem
+        }
     }
 
     static func split(_ bytes: [UInt8]) -> [Entry] {
