@@ -22,6 +22,8 @@ final class TCPListener: @unchecked Sendable {
     private let sweepTimer: DispatchSourceTimer
     fileprivate let context: ServingContext
     fileprivate let scratch = ResponderScratch()
+    /// Where connections read into; they all run on ``queue``, so one buffer serves them all.
+    fileprivate let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
     private var connections: [Int32: TCPConnection] = [:]
 
     init(address: ListenAddress, context: ServingContext) throws(SocketError) {
@@ -38,7 +40,11 @@ final class TCPListener: @unchecked Sendable {
         sweepTimer = DispatchSource.makeTimerSource(queue: queue)
         let fd = self.fd
         acceptSource.setEventHandler { [unowned self] in self.acceptPending() }
-        acceptSource.setCancelHandler { close(fd) }
+        let readBuffer = self.readBuffer
+        acceptSource.setCancelHandler {
+            close(fd)
+            readBuffer.deallocate()
+        }
         let interval = max(0.25, min(1.0, context.limits.tcpIdleTimeout / 4))
         sweepTimer.schedule(deadline: .now() + interval, repeating: interval)
         sweepTimer.setEventHandler { [unowned self] in self.closeIdle() }
@@ -141,25 +147,25 @@ private final class TCPConnection {
         listener.forget(fd)
     }
 
+    /// Reads what the client sent (up to 64 KiB per call into the listener's shared buffer) and
+    /// answers every complete query in it.
     private func readAvailable() {
-        var chunk = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let buffer = listener.readBuffer
         while !closed {
-            let outcome = withUnsafeMutableBytes(of: &chunk) { buffer in
-                systemCall { read(fd, buffer.baseAddress, buffer.count) }
-            }
-            switch outcome {
+            switch systemCall({ read(fd, buffer.baseAddress, buffer.count) }) {
             case .done(0):
                 peerFinished = true
                 if output.isEmpty { close() }
                 return
             case .done(let count):
-                withUnsafeBytes(of: &chunk) { input.append(contentsOf: $0[0..<count]) }
+                input.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                 answerCompleteQueries()
                 if output.count > listener.context.limits.maxPendingOutput {
                     readSource.suspend()  // backpressure: resumed when the client has read its answers
                     readSourceRunning = false
                     return
                 }
+                if count < buffer.count { return }  // drained: the next read would block
             case .wouldBlock:
                 return
             case .failed:
@@ -169,13 +175,14 @@ private final class TCPConnection {
         }
     }
 
+    /// Answers every complete query in the input, frames the responses one after another in the
+    /// output, and sends them together: one write(2) for all the queries a read brought.
     private func answerCompleteQueries() {
         var consumed = 0
         let zones = listener.context.store.snapshot
         while input.count - consumed >= 2 {
             let length = Int(input[consumed]) << 8 | Int(input[consumed + 1])
             guard input.count - consumed - 2 >= length else { break }
-            lastActivity = DispatchTime.now().uptimeNanoseconds
             let response = input.withUnsafeBytes { bytes in
                 listener.context.responder.respond(
                     to: UnsafeRawBufferPointer(rebasing: bytes[(consumed + 2)..<(consumed + 2 + length)]),
@@ -183,55 +190,24 @@ private final class TCPConnection {
             }
             listener.context.observer?.answered(transport: .tcp, response: response)
             consumed += 2 + length
-            if let response {
-                send(response.bytes)
-            } else {
+            guard let response else {
                 // A message that must not be answered (QR=1): close like NSD does.
                 input.removeAll()
                 close()
                 return
             }
+            output.append(UInt8(truncatingIfNeeded: response.bytes.count >> 8))
+            output.append(UInt8(truncatingIfNeeded: response.bytes.count))
+            output.append(contentsOf: response.bytes)
         }
-        if consumed > 0 { input.removeFirst(consumed) }
+        guard consumed > 0 else { return }
+        lastActivity = DispatchTime.now().uptimeNanoseconds
+        input.removeFirst(consumed)
+        if !writeSourceRunning { flush() }  // else the write source sends it when there is room
     }
 
-    /// Sends one framed response, queueing what the socket does not take now.
-    private func send(_ message: UnsafeRawBufferPointer) {
-        var prefix = UInt16(message.count).bigEndian
-        if output.isEmpty {
-            let sent = withUnsafeMutableBytes(of: &prefix) { prefixBytes -> IOOutcome in
-                var vectors = [
-                    iovec(iov_base: prefixBytes.baseAddress, iov_len: 2),
-                    iovec(
-                        iov_base: UnsafeMutableRawPointer(mutating: message.baseAddress),
-                        iov_len: message.count),
-                ]
-                return systemCall { writev(fd, &vectors, 2) }
-            }
-            switch sent {
-            case .done(let count) where count == message.count + 2:
-                return
-            case .done(let count):
-                withUnsafeBytes(of: &prefix) { output.append(contentsOf: $0) }
-                output.append(contentsOf: message)
-                output.removeFirst(count)
-            case .wouldBlock:
-                withUnsafeBytes(of: &prefix) { output.append(contentsOf: $0) }
-                output.append(contentsOf: message)
-            case .failed:
-                close()
-                return
-            }
-            if !writeSourceRunning {
-                writeSource.resume()
-                writeSourceRunning = true
-            }
-        } else {
-            withUnsafeBytes(of: &prefix) { output.append(contentsOf: $0) }
-            output.append(contentsOf: message)
-        }
-    }
-
+    /// Writes as much of the output as the socket takes; the write source waits for room for the
+    /// rest.
     private func flush() {
         guard !output.isEmpty else { return pauseWriting() }
         let outcome = output.withUnsafeBytes { bytes in
@@ -241,9 +217,17 @@ private final class TCPConnection {
         case .done(let count):
             lastActivity = DispatchTime.now().uptimeNanoseconds
             output.removeFirst(count)
-            if output.isEmpty { pauseWriting() }
+            if output.isEmpty {
+                pauseWriting()
+            } else if !writeSourceRunning {
+                writeSource.resume()
+                writeSourceRunning = true
+            }
         case .wouldBlock:
-            return
+            if !writeSourceRunning {
+                writeSource.resume()
+                writeSourceRunning = true
+            }
         case .failed:
             close()
         }
