@@ -3,12 +3,13 @@
 #   make test    install the test tools, check formatting, run unit and integration tests
 #   make lab     the multi-site anycast lab (root): BIRD2 router, three sites with ExaBGP, a client
 #   make bench-reload   reload of a 100,000-name zone under dnsperf load (release build)
+#   make bench   NSD, Knot DNS and anydns side by side (release build)
 
 SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
 
-.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload
+.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload bench
 
 all: build
 
@@ -46,6 +47,9 @@ lab: build
 
 bench-reload: release
 	./Benchmarks/reload-under-load.sh $(CURDIR)/.build/release/anydns
+
+bench: release
+	$(PYTHON) Benchmarks/bench.py --anydns $(CURDIR)/.build/release/anydns $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

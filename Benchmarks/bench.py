@@ -1,0 +1,1034 @@
+#!/usr/bin/python3
+"""NSD, Knot DNS and anydns side by side, measured the way SPEC.md §6 describes.
+
+    Benchmarks/bench.py [--anydns PATH] [--servers nsd,knot,anydns] [--quick] [--json FILE] ...
+
+Method
+------
+* Zones. Benchmarks/gen_zone.py writes a zone with --names hosts (10,000) and one with
+  --big-names hosts (1,000,000), each with a dnsperf query file (about 70 % existing names,
+  10 % CNAME, 10 % NXDOMAIN, 5 % NODATA, 5 % wildcard). Every server gets its own copy of the
+  zone file, with SOA serial 1.
+* Servers. The servers run one after the other, never together, in the foreground on
+  127.0.0.1 at a free port (UDP and TCP), each with one worker and response rate limiting off
+  (NSD: server-count 1, rrl-ratelimit 0; Knot: one UDP, one TCP and one background worker, no
+  mod-rrl; anydns: --workers 1 when the binary has that flag). Each runs under `taskset -c 0`,
+  so all its processes and threads stay on CPU 0. Everything NSD and Knot write (pid file,
+  xfrd state, zone list, control socket, timer database) goes to the work directory.
+* Load. dnsperf runs under `taskset -c 1`; this script pins itself to CPU 1 as well, so that
+  nothing but the server runs on CPU 0 on its behalf. dnsperf runs with -v, which prints one
+  line per answered query with its latency: those give the average and 99th-percentile
+  latency; dnsperf's summary gives queries sent, completed, lost, response codes and QPS.
+* Server CPU. utime+stime (+cutime+cstime, for children that exited and were reaped) of every
+  process in the server's process tree (the root pid and its descendants, found by walking
+  /proc), read just before and just after dnsperf. The difference divided by the answered
+  queries is the CPU time per answer, the comparable figure when the load generator saturates
+  its core. The server's CPU busy % (server CPU seconds / wall seconds) and dnsperf's own CPU %
+  (its rusage from wait4) show who was the ceiling: dnsperf near 100 % means the numbers are
+  bounded by the load generator, not the server. The total busy % of CPU 0 and CPU 1 (from
+  /proc/stat) is printed too: well above the server's and dnsperf's share means something else
+  (a compiler, say) was running there and the figures are noisy.
+* Runs. With the 10k zone: UDP, then TCP (dnsperf -m tcp keeps its connections open, so these
+  are persistent connections). With the 1M zone: seconds from starting the server to the first
+  UDP answer to a SOA query that is NOERROR, AA and carries the expected serial; proportional
+  memory (sum of Pss in /proc/PID/smaps_rollup over the process tree) measured right after that
+  first answer (also shown for the 10k zone); a UDP run; and a reload under load: dnsperf at
+  --reload-qps for --reload-seconds while every --reload-every seconds the zone file is
+  rewritten (new file + rename, so the mtime changes) with the next SOA serial and the server is
+  sent SIGHUP. SIGHUP is what Debian's systemd units for NSD and Knot use for reload, and what
+  each server documents: NSD 4.6 rereads zone files whose mtime changed; Knot 3.2 reloads its
+  configuration and modified zone files (same as `knotc reload`); anydns reloads its zones.
+  After the run the script waits until the last serial is served (with a timeout) — that checks
+  the reloads really happened.
+* Output. Markdown tables per test, ratios to NSD and Knot, then the targets (MET / MISSED)
+  and a note naming the runs during which other processes used CPU 0 or CPU 1.
+  These are benchmark figures printed as tables, never assertions; the exit status is non-zero
+  only when a tool is missing or a server fails to start or to answer.
+
+--json FILE writes everything: {"settings", "zones", "throughput": [rows with test "udp-small",
+"tcp-small" or "udp-big", server, sent, answered, lost, qps, ...], "startup": [rows with zone
+"small" or "big", server, first_answer_s, pss_mib], "reload": [rows with server, sent,
+answered, lost, servfail, ...], "targets", "noisy_runs", "errors"}.
+"""
+import argparse
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GEN_ZONE = os.path.join(REPO, "Benchmarks", "gen_zone.py")
+SERVER_CPU = "0"
+LOAD_CPU = "1"
+SERVER_ORDER = ["nsd", "knot", "anydns"]
+SMALL_ORIGIN = "bench.test."
+BIG_ORIGIN = "big.test."
+STARTUP_TIMEOUT = 900.0  # seconds to wait for a server's first answer
+RELOAD_SETTLE_TIMEOUT = 180.0  # seconds to wait for the last serial after a reload run
+NOISE_POINTS = 10  # CPU busy % above the server's (CPU 0) or dnsperf's (CPU 1): something else ran
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+QTYPE_A, QTYPE_SOA = 1, 6
+
+# Servers and load generators still running; stopped at exit whatever happens.
+LIVE_SERVERS = []
+LIVE_PROCESSES = []
+
+
+class BenchError(Exception):
+    """A server did not start, did not answer, or answered wrongly."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port():
+    """A port that is free for both UDP and TCP on 127.0.0.1."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                    udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def find_binary(name):
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+
+
+def size_label(count):
+    if count >= 1_000_000 and count % 1_000_000 == 0:
+        return f"{count // 1_000_000}M"
+    if count >= 1000 and count % 1000 == 0:
+        return f"{count // 1000}k"
+    return str(count)
+
+
+def percentile(sorted_values, fraction):
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, int(fraction * len(sorted_values)))
+    return sorted_values[index]
+
+
+# ---------------------------------------------------------------------------------------------
+# DNS over UDP from Python: just enough to ask for a SOA and read its serial
+
+
+def build_query(query_id, name, qtype):
+    header = struct.pack("!HHHHHH", query_id, 0, 1, 0, 0, 0)  # no RD: authoritative question
+    labels = [label for label in name.rstrip(".").split(".") if label]
+    qname = b"".join(bytes([len(label)]) + label.encode() for label in labels) + b"\0"
+    return header + qname + struct.pack("!HH", qtype, 1)
+
+
+def skip_name(data, pos):
+    """Position just after the (possibly compressed) domain name starting at pos."""
+    while True:
+        length = data[pos]
+        if length == 0:
+            return pos + 1
+        if length & 0xC0 == 0xC0:
+            return pos + 2
+        pos += 1 + length
+
+
+def parse_response(data):
+    """(id, rcode, aa, answers, soa_serial) of a response, or None when it is not one."""
+    try:
+        query_id, flags, qdcount, ancount = struct.unpack_from("!HHHH", data)
+        if not flags & 0x8000:
+            return None
+        pos = 12
+        for _ in range(qdcount):
+            pos = skip_name(data, pos) + 4
+        serial = None
+        for _ in range(ancount):
+            pos = skip_name(data, pos)
+            rtype, _rclass, _ttl, rdlength = struct.unpack_from("!HHIH", data, pos)
+            pos += 10
+            if rtype == QTYPE_SOA and serial is None:
+                serial_pos = skip_name(data, skip_name(data, pos))  # after MNAME and RNAME
+                serial = struct.unpack_from("!I", data, serial_pos)[0]
+            pos += rdlength
+        return query_id, flags & 0xF, bool(flags & 0x0400), ancount, serial
+    except (IndexError, struct.error):
+        return None
+
+
+def ask(port, name, qtype, timeout=1.0):
+    """One UDP question to 127.0.0.1:port; (rcode, aa, answers, serial) or None."""
+    query_id = int.from_bytes(os.urandom(2), "big")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(("127.0.0.1", port))
+            sock.send(build_query(query_id, name, qtype))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                response = parse_response(sock.recv(4096))
+                if response and response[0] == query_id:
+                    return response[1:]
+        except OSError:  # timeout, or connection refused (nothing listening yet)
+            return None
+    return None
+
+
+def served_serial(port, origin, timeout=0.5):
+    answer = ask(port, origin, QTYPE_SOA, timeout)
+    if answer and answer[0] == 0 and answer[1]:
+        return answer[3]
+    return None
+
+
+def wait_for_serial(port, origin, serial, timeout):
+    """Seconds until origin's SOA carries serial, or None after timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if served_serial(port, origin) == serial:
+            return time.monotonic() - start
+        time.sleep(0.1)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# /proc: the server's process tree, its CPU time and its proportional memory
+
+
+def read_stat(pid):
+    """Fields 3.. of /proc/PID/stat (field 3 is at index 0), or None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_tree(root):
+    """root and all its descendants that are alive (or zombies) now."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = read_stat(entry)
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def tree_cpu_seconds(root):
+    """utime+stime+cutime+cstime (fields 14-17) summed over the tree, in seconds.
+
+    A process that exited and was reaped counts in its parent's cutime/cstime, so the sum keeps
+    the CPU time of server processes that came and went (NSD forks on reload).
+    """
+    ticks = 0
+    for pid in process_tree(root):
+        fields = read_stat(pid)
+        if fields:
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / CLK_TCK
+
+
+def tree_pss_mib(root):
+    total_kib = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
+                        total_kib += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total_kib / 1024
+
+
+def cpu_ticks():
+    """{cpu index: (busy ticks, total ticks)} from /proc/stat."""
+    result = {}
+    with open("/proc/stat") as stat:
+        for line in stat:
+            match = re.match(r"cpu(\d+) (.*)", line)
+            if match:
+                values = [int(value) for value in match.group(2).split()]
+                idle = values[3] + values[4]  # idle + iowait
+                result[int(match.group(1))] = (sum(values[:8]) - idle, sum(values[:8]))
+    return result
+
+
+def busy_percent(before, after, cpu):
+    if cpu not in before or cpu not in after:
+        return None
+    busy = after[cpu][0] - before[cpu][0]
+    total = after[cpu][1] - before[cpu][1]
+    return 100.0 * busy / total if total else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Zones
+
+
+class Zone:
+    """A generated zone (kept in memory so copies with any serial can be written) and queries."""
+
+    def __init__(self, origin, names, workdir):
+        self.origin = origin
+        self.names = names
+        self.query_file = os.path.join(workdir, f"{origin.rstrip('.')}.queries")
+        template = os.path.join(workdir, f"{origin.rstrip('.')}.zone")
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, GEN_ZONE, origin, str(names), template, self.query_file, "--serial", "1"],
+            check=True,
+        )
+        with open(template) as zone_file:
+            self.text = zone_file.read()
+        os.unlink(template)
+        self.records = sum(1 for line in self.text.splitlines() if line and not line.startswith("$"))
+        self.generate_seconds = time.monotonic() - started
+        if not re.search(r"^@ SOA ns1 hostmaster 1 ", self.text, re.MULTILINE):
+            raise BenchError("gen_zone.py wrote no '@ SOA ns1 hostmaster 1 ...' line")
+
+    def write(self, path, serial):
+        """Write the zone with this serial: a new file renamed over path, so the mtime changes."""
+        text = re.sub(r"^@ SOA ns1 hostmaster \d+ ", f"@ SOA ns1 hostmaster {serial} ", self.text,
+                      count=1, flags=re.MULTILINE)
+        temporary = path + ".new"
+        with open(temporary, "w") as zone_file:
+            zone_file.write(text)
+        os.replace(temporary, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+
+class Server:
+    """One server implementation: writes its configuration, starts pinned to CPU 0, reloads."""
+
+    name = "?"
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, binary, workdir):
+        self.binary = binary
+        self.workdir = workdir
+        self.dir = None
+        self.proc = None
+        self.port = None
+        self.started_at = None
+        self.output = None
+        self.zone_file = None
+
+    def configure(self, origin, zone_file):
+        """Write the configuration for one zone; return the command line (without taskset)."""
+        raise NotImplementedError
+
+    def log_files(self):
+        return [self.output]
+
+    def start(self, origin, zone_file, instance):
+        self.dir = os.path.join(self.workdir, f"{self.name}-{instance}")
+        os.makedirs(self.dir, exist_ok=True)
+        self.zone_file = zone_file
+        self.port = free_port()
+        command = ["taskset", "-c", SERVER_CPU] + self.configure(origin, zone_file)
+        self.output = os.path.join(self.dir, "output.log")
+        with open(self.output, "w") as output:
+            self.started_at = time.monotonic()
+            # A session of its own: the whole process tree can be killed by process group.
+            self.proc = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.dir, start_new_session=True)
+        LIVE_SERVERS.append(self)
+
+    def reload(self):
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, self.stop_signal)
+                self.proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # anything left in its process group
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self in LIVE_SERVERS:
+            LIVE_SERVERS.remove(self)
+        self.proc = None
+
+    def log_tail(self, lines=15):
+        text = []
+        for path in self.log_files():
+            try:
+                with open(path, errors="replace") as log_file:
+                    text.extend(log_file.read().splitlines()[-lines:])
+            except OSError:
+                pass
+        return "\n".join(text[-lines:])
+
+    def wait_first_answer(self, origin, serial):
+        """Seconds from Popen to the first NOERROR+AA SOA answer with this serial."""
+        deadline = self.started_at + STARTUP_TIMEOUT
+        queries_sent = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("127.0.0.1", self.port))
+            sock.settimeout(0.02)
+            while time.monotonic() < deadline:
+                response = None
+                try:
+                    sock.send(build_query(queries_sent % 65536, origin, QTYPE_SOA))
+                    queries_sent += 1
+                    response = parse_response(sock.recv(4096))
+                except socket.timeout:
+                    pass
+                except OSError:  # connection refused: nothing bound to the port yet
+                    time.sleep(0.01)
+                # Any of our query ids: a late answer to an earlier query counts too.
+                if response and response[0] < min(queries_sent, 65536):
+                    _, rcode, aa, _, answer_serial = response
+                    if rcode == 0 and aa and answer_serial == serial:
+                        return time.monotonic() - self.started_at
+                if not self.alive():
+                    raise BenchError(f"{self.name} exited (status {self.proc.returncode}):\n{self.log_tail()}")
+        raise BenchError(f"{self.name} gave no answer with serial {serial} in {STARTUP_TIMEOUT:.0f} s:\n"
+                         f"{self.log_tail()}")
+
+    def check_answers(self, origin):
+        """An existing name is NOERROR+AA with an answer; a missing one is NXDOMAIN+AA."""
+        host = ask(self.port, "h1." + origin, QTYPE_A)
+        missing = ask(self.port, "no-such-name." + origin, QTYPE_A)
+        if not host or host[0] != 0 or not host[1] or host[2] < 1:
+            raise BenchError(f"{self.name}: h1.{origin} A answered {host} (want NOERROR, AA, 1 answer)")
+        if not missing or missing[0] != 3 or not missing[1]:
+            raise BenchError(f"{self.name}: no-such-name.{origin} A answered {missing} (want NXDOMAIN, AA)")
+
+
+class Nsd(Server):
+    name = "nsd"
+
+    def configure(self, origin, zone_file):
+        config = os.path.join(self.dir, "nsd.conf")
+        with open(config, "w") as conf:
+            conf.write(f"""server:
+    server-count: 1
+    ip-address: 127.0.0.1@{self.port}
+    do-ip4: yes
+    do-ip6: no
+    username: ""
+    chroot: ""
+    database: ""
+    zonesdir: "{self.dir}"
+    zonelistfile: "{self.dir}/zone.list"
+    xfrdfile: "{self.dir}/xfrd.state"
+    xfrdir: "{self.dir}"
+    pidfile: "{self.dir}/nsd.pid"
+    logfile: "{self.dir}/nsd.log"
+    verbosity: 1
+    rrl-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: "{origin}"
+    zonefile: "{zone_file}"
+""")
+        return [self.binary, "-d", "-c", config]
+
+    def log_files(self):
+        return [self.output, os.path.join(self.dir, "nsd.log")]
+
+
+class Knot(Server):
+    name = "knot"
+
+    def configure(self, origin, zone_file):
+        config = os.path.join(self.dir, "knot.conf")
+        os.makedirs(os.path.join(self.dir, "db"), exist_ok=True)
+        with open(config, "w") as conf:
+            conf.write(f"""server:
+    rundir: "{self.dir}"
+    listen: 127.0.0.1@{self.port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "{self.dir}/db"
+control:
+    listen: "{self.dir}/knot.sock"
+log:
+  - target: stderr
+    any: warning
+template:
+  - id: default
+    storage: "{self.dir}"
+    journal-content: none
+    zonefile-sync: -1
+zone:
+  - domain: {origin}
+    file: "{zone_file}"
+""")
+        return [self.binary, "-c", config]
+
+
+class Anydns(Server):
+    name = "anydns"
+    stop_signal = signal.SIGINT  # SIGTERM would drain for the lame-duck period first
+
+    def __init__(self, binary, workdir):
+        super().__init__(binary, workdir)
+        usage = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True)
+        self.has_workers_flag = "--workers" in usage.stdout + usage.stderr
+
+    def configure(self, origin, zone_file):
+        command = [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
+                   "--zone", f"{origin}={zone_file}", "--http-port", str(free_port()),
+                   "--log-level", "notice"]
+        if self.has_workers_flag:
+            command += ["--workers", "1"]
+        return command
+
+
+# ---------------------------------------------------------------------------------------------
+# dnsperf
+
+
+class Dnsperf:
+    """One dnsperf run on CPU 1; its CPU use comes from wait4's rusage."""
+
+    def __init__(self, port, query_file, output_path, seconds, clients, outstanding, tcp=False, qps=None):
+        command = ["taskset", "-c", LOAD_CPU, "dnsperf", "-s", "127.0.0.1", "-p", str(port),
+                   "-d", query_file, "-l", str(seconds), "-c", str(clients), "-q", str(outstanding), "-v"]
+        if tcp:
+            command += ["-m", "tcp"]
+        if qps:
+            command += ["-Q", str(qps)]
+        self.seconds = seconds
+        self.output_path = output_path
+        self.status = None
+        self.rusage = None
+        with open(output_path, "w") as output:
+            self.started = time.monotonic()
+            self.proc = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        LIVE_PROCESSES.append(self.proc)
+
+    def finished(self):
+        """True once dnsperf has exited (reaped here with wait4, not Popen.poll, to keep rusage)."""
+        if self.rusage is None:
+            pid, status, rusage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                self.wall = time.monotonic() - self.started
+                self.status, self.rusage = status, rusage
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+                LIVE_PROCESSES.remove(self.proc)
+        return self.rusage is not None
+
+    def wait(self):
+        deadline = self.started + self.seconds + 120
+        while not self.finished():
+            if time.monotonic() > deadline:
+                self.proc.kill()
+            time.sleep(0.05)
+        if self.proc.returncode != 0:
+            raise BenchError(f"dnsperf exited with {self.proc.returncode}: see {self.output_path}")
+        return self.parse()
+
+    def parse(self):
+        latencies, summary = [], []
+        with open(self.output_path) as output:
+            for line in output:
+                if line.startswith("> "):
+                    # "> RCODE NAME TYPE SECONDS" per answer; "> T NAME TYPE" per timeout.
+                    fields = line.split()
+                    if len(fields) == 5 and fields[1] != "T":
+                        latencies.append(float(fields[4]))
+                else:
+                    summary.append(line)
+        text = "".join(summary)
+
+        def number(label):
+            match = re.search(rf"{label}:\s+([\d.]+)", text)
+            return float(match.group(1)) if match else None
+
+        codes_line = re.search(r"Response codes:(.*)", text)
+        codes = {code: int(count) for code, count in re.findall(r"([A-Z]+) (\d+) \(", codes_line.group(1))} \
+            if codes_line else {}
+        max_match = re.search(r"Average Latency \(s\):.*max ([\d.]+)", text)
+        latencies.sort()
+        cpu = self.rusage.ru_utime + self.rusage.ru_stime
+        return {
+            "sent": int(number("Queries sent") or 0),
+            "answered": int(number("Queries completed") or 0),
+            "lost": int(number("Queries lost") or 0),
+            "qps": number("Queries per second") or 0.0,
+            "rcodes": codes,
+            "reconnections": int(number("Reconnections") or 0),
+            "avg_latency_ms": 1000 * sum(latencies) / len(latencies) if latencies else None,
+            "p99_latency_ms": 1000 * percentile(latencies, 0.99) if latencies else None,
+            "max_latency_ms": 1000 * float(max_match.group(1)) if max_match else None,
+            "wall_s": self.wall,
+            "dnsperf_cpu_pct": 100 * cpu / self.wall,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+
+
+def measure_startup(server, zone, instance):
+    """Start the server on a fresh copy of the zone; first-answer time and PSS."""
+    zone_file = os.path.join(server.workdir, f"{server.name}-{instance}.zone")
+    zone.write(zone_file, 1)
+    server.start(zone.origin, zone_file, instance)
+    first_answer = server.wait_first_answer(zone.origin, 1)
+    pss = tree_pss_mib(server.proc.pid)
+    server.check_answers(zone.origin)
+    log(f"  {server.name}: first answer after {first_answer:.2f} s, PSS {pss:.1f} MiB")
+    return {"server": server.name, "zone": instance, "names": zone.names,
+            "first_answer_s": first_answer, "pss_mib": pss}
+
+
+def measure_throughput(server, zone, args, test, tcp=False):
+    output = os.path.join(server.dir, f"dnsperf-{test}.out")
+    cpu_before = tree_cpu_seconds(server.proc.pid)
+    ticks_before = cpu_ticks()
+    perf = Dnsperf(server.port, zone.query_file, output, args.seconds, args.clients, args.outstanding, tcp=tcp)
+    row = perf.wait()
+    ticks_after = cpu_ticks()
+    server_cpu = tree_cpu_seconds(server.proc.pid) - cpu_before
+    if not server.alive():
+        raise BenchError(f"{server.name} died during {test}:\n{server.log_tail()}")
+    server_pct = 100 * server_cpu / row["wall_s"]
+    row.update({
+        "test": test,
+        "server": server.name,
+        "server_cpu_s": server_cpu,
+        "cpu_us_per_query": 1e6 * server_cpu / row["answered"] if row["answered"] else None,
+        "server_cpu_pct": server_pct,
+        # All that CPU 0 and CPU 1 did (/proc/stat, kernel network work included): well above
+        # the server's and dnsperf's own share means something else was running there.
+        "cpu0_busy_pct": busy_percent(ticks_before, ticks_after, int(SERVER_CPU)),
+        "cpu1_busy_pct": busy_percent(ticks_before, ticks_after, int(LOAD_CPU)),
+    })
+    log(f"  {server.name} {test}: {row['qps']:,.0f} QPS, "
+        f"{row['cpu_us_per_query'] or 0:.2f} µs CPU/answer, lost {row['lost']}, "
+        f"server CPU {server_pct:.0f} %, dnsperf CPU {row['dnsperf_cpu_pct']:.0f} %")
+    return row
+
+
+def measure_reload(server, zone, args):
+    """dnsperf at a fixed rate while the zone's serial is bumped and the server reloaded."""
+    output = os.path.join(server.dir, "dnsperf-reload.out")
+    perf = Dnsperf(server.port, zone.query_file, output, args.reload_seconds, args.clients,
+                   args.outstanding, qps=args.reload_qps)
+    serial, requests, seen = 1, 0, set()
+    next_reload = perf.started + args.reload_every
+    while not perf.finished():
+        if time.monotonic() >= next_reload:
+            serial += 1
+            zone.write(server.zone_file, serial)
+            server.reload()
+            requests += 1
+            next_reload += args.reload_every
+        current = served_serial(server.port, zone.origin, timeout=0.2)
+        if current is not None:
+            seen.add(current)
+        time.sleep(0.2)
+    row = perf.wait()
+    settle = wait_for_serial(server.port, zone.origin, serial, RELOAD_SETTLE_TIMEOUT)
+    if not server.alive():
+        raise BenchError(f"{server.name} died during the reload run:\n{server.log_tail()}")
+    row.update({
+        "test": "reload-big",
+        "server": server.name,
+        "servfail": row["rcodes"].get("SERVFAIL", 0),
+        "reloads_requested": requests,
+        "serials_seen_during_run": len(seen - {1}),
+        "final_serial": serial,
+        "final_serial_served": settle is not None,
+        "final_serial_after_s": settle,
+    })
+    log(f"  {server.name} reload: lost {row['lost']}, SERVFAIL {row['servfail']}, "
+        f"{requests} reloads, final serial {serial} {'served' if settle is not None else 'NOT served'}")
+    return row
+
+
+def run_small(server, zone, args, results):
+    try:
+        results["startup"].append(measure_startup(server, zone, "small"))
+        results["throughput"].append(measure_throughput(server, zone, args, "udp-small"))
+        results["throughput"].append(measure_throughput(server, zone, args, "tcp-small", tcp=True))
+    finally:
+        server.stop()
+
+
+def run_big(server, zone, args, results):
+    try:
+        results["startup"].append(measure_startup(server, zone, "big"))
+        results["throughput"].append(measure_throughput(server, zone, args, "udp-big"))
+        results["reload"].append(measure_reload(server, zone, args))
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables and targets
+
+
+def fmt(value, digits=0, suffix=""):
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def ratio(value, reference):
+    if value is None or not reference:
+        return "—"
+    return f"{value / reference:.2f}×"
+
+
+def markdown_table(headers, rows):
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+
+    def line(cells):
+        padded = [str(cell).rjust(width) if index else str(cell).ljust(width)
+                  for index, (cell, width) in enumerate(zip(cells, widths))]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join("-" * (width + 1) + ":" if index else "-" * (width + 2)
+                          for index, width in enumerate(widths)) + "|"
+    return "\n".join([line(headers), rule] + [line(row) for row in rows])
+
+
+def find_row(rows, server, test=None, zone=None):
+    for row in rows:
+        if row["server"] == server and (test is None or row.get("test") == test) \
+                and (zone is None or row.get("zone") == zone):
+            return row
+    return None
+
+
+def codes_text(codes):
+    main = [f"{name} {codes[name]:,}" for name in ("NOERROR", "NXDOMAIN") if name in codes]
+    other = sum(count for name, count in codes.items() if name not in ("NOERROR", "NXDOMAIN"))
+    return ", ".join(main + ([f"other {other:,}"] if other else []))
+
+
+def throughput_table(results, test, servers):
+    rows, notes = [], []
+    nsd = find_row(results["throughput"], "nsd", test)
+    knot = find_row(results["throughput"], "knot", test)
+    for name in servers:
+        row = find_row(results["throughput"], name, test)
+        if not row:
+            continue
+        cpu = row["cpu_us_per_query"]
+        rows.append([name, fmt(row["qps"]), fmt(cpu, 2), fmt(row["server_cpu_pct"], 0, " %"),
+                     fmt(row["dnsperf_cpu_pct"], 0, " %"), fmt(row["lost"]), fmt(row["avg_latency_ms"], 3),
+                     fmt(row["p99_latency_ms"], 3),
+                     ratio(cpu, nsd and nsd["cpu_us_per_query"]), ratio(cpu, knot and knot["cpu_us_per_query"]),
+                     ratio(row["qps"], nsd and nsd["qps"]), ratio(row["qps"], knot and knot["qps"])])
+        notes.append(f"- {name}: {codes_text(row['rcodes'])}; CPU 0 busy {fmt(row['cpu0_busy_pct'], 0, ' %')}, "
+                     f"CPU 1 busy {fmt(row['cpu1_busy_pct'], 0, ' %')}"
+                     + (f"; TCP reconnections {row['reconnections']}" if test.startswith("tcp") else ""))
+    headers = ["server", "QPS", "CPU µs/query", "server CPU %", "dnsperf CPU %", "lost", "avg latency ms",
+               "p99 latency ms", "CPU/query vs NSD", "vs Knot", "QPS vs NSD", "vs Knot"]
+    return (markdown_table(headers, rows) + "\n\nResponse codes, and all CPU use on the two CPUs (/proc/stat):\n"
+            + "\n".join(notes))
+
+
+def startup_table(results, servers, args):
+    rows = []
+    for name in servers:
+        small = find_row(results["startup"], name, zone="small")
+        big = find_row(results["startup"], name, zone="big")
+        rows.append([name, fmt(small and small["first_answer_s"], 2), fmt(small and small["pss_mib"], 1),
+                     fmt(big and big["first_answer_s"], 2), fmt(big and big["pss_mib"], 1)])
+    small_label, big_label = size_label(args.names), size_label(args.big_names)
+    headers = ["server", f"{small_label} zone: start to first answer (s)", f"{small_label} PSS (MiB)",
+               f"{big_label} zone: start to first answer (s)", f"{big_label} PSS (MiB)"]
+    return markdown_table(headers, rows)
+
+
+def reload_table(results, servers):
+    rows = []
+    for name in servers:
+        row = find_row(results["reload"], name)
+        if not row:
+            continue
+        served = "yes" if row["final_serial_served"] else "no"
+        if row["final_serial_served"]:
+            served += f" ({row['final_serial_after_s']:.1f} s after the run)"
+        rows.append([name, fmt(row["sent"]), fmt(row["answered"]), fmt(row["lost"]), fmt(row["servfail"]),
+                     fmt(row["max_latency_ms"], 1), fmt(row["p99_latency_ms"], 3), row["reloads_requested"],
+                     row["serials_seen_during_run"], f"{row['final_serial']}: {served}"])
+    headers = ["server", "sent", "answered", "lost", "SERVFAIL", "worst latency ms", "p99 ms",
+               "reloads requested", "new serials seen during run", "final serial served"]
+    return markdown_table(headers, rows)
+
+
+def target(results, description, met, detail):
+    status = "SKIPPED" if met is None else ("MET" if met else "MISSED")
+    results["targets"].append({"target": description, "status": status, "detail": detail})
+    return f"- {status}: {description} — {detail}"
+
+
+def targets_section(results):
+    lines = []
+    throughput, startup = results["throughput"], results["startup"]
+    any_udp, nsd_udp, knot_udp = (find_row(throughput, name, "udp-small") for name in ("anydns", "nsd", "knot"))
+    if any_udp and nsd_udp and knot_udp:
+        best = min(nsd_udp["cpu_us_per_query"], knot_udp["cpu_us_per_query"])
+        lines.append(target(results, "anydns UDP CPU/query ≤ 0.8 × min(NSD, Knot)",
+                            any_udp["cpu_us_per_query"] <= 0.8 * best,
+                            f"{any_udp['cpu_us_per_query']:.2f} µs vs limit {0.8 * best:.2f} µs "
+                            f"(NSD {nsd_udp['cpu_us_per_query']:.2f}, Knot {knot_udp['cpu_us_per_query']:.2f})"))
+        ceiling = [row["server"] for row in (any_udp, nsd_udp, knot_udp) if row["dnsperf_cpu_pct"] >= 95]
+        note = f"; dnsperf CPU ≥ 95 % with {', '.join(ceiling)}: the load generator is the ceiling" if ceiling else ""
+        lines.append(target(results, "anydns UDP QPS ≥ NSD and Knot",
+                            any_udp["qps"] >= nsd_udp["qps"] and any_udp["qps"] >= knot_udp["qps"],
+                            f"{any_udp['qps']:,.0f} vs NSD {nsd_udp['qps']:,.0f}, Knot {knot_udp['qps']:,.0f}{note}"))
+    else:
+        lines.append(target(results, "anydns UDP CPU/query and QPS vs NSD and Knot", None, "needs all three servers"))
+    any_tcp, knot_tcp = find_row(throughput, "anydns", "tcp-small"), find_row(throughput, "knot", "tcp-small")
+    if any_tcp and knot_tcp:
+        lines.append(target(results, "anydns TCP QPS ≥ Knot", any_tcp["qps"] >= knot_tcp["qps"],
+                            f"{any_tcp['qps']:,.0f} vs {knot_tcp['qps']:,.0f}"))
+    else:
+        lines.append(target(results, "anydns TCP QPS ≥ Knot", None, "needs anydns and Knot"))
+    any_big, nsd_big = find_row(startup, "anydns", zone="big"), find_row(startup, "nsd", zone="big")
+    if any_big and nsd_big:
+        lines.append(target(results, "big zone start to first answer ≤ NSD",
+                            any_big["first_answer_s"] <= nsd_big["first_answer_s"],
+                            f"{any_big['first_answer_s']:.2f} s vs {nsd_big['first_answer_s']:.2f} s"))
+        lines.append(target(results, "big zone PSS ≤ NSD", any_big["pss_mib"] <= nsd_big["pss_mib"],
+                            f"{any_big['pss_mib']:.1f} MiB vs {nsd_big['pss_mib']:.1f} MiB"))
+    else:
+        lines.append(target(results, "big zone start-up and PSS ≤ NSD", None, "needs anydns and NSD, big zone"))
+    any_reload = find_row(results["reload"], "anydns")
+    if any_reload:
+        lines.append(target(results, "reload under load: 0 lost, 0 SERVFAIL (and the last serial served)",
+                            any_reload["lost"] == 0 and any_reload["servfail"] == 0
+                            and any_reload["final_serial_served"],
+                            f"lost {any_reload['lost']}, SERVFAIL {any_reload['servfail']}, final serial "
+                            f"{'served' if any_reload['final_serial_served'] else 'not served'}"))
+    else:
+        lines.append(target(results, "reload under load: 0 lost, 0 SERVFAIL", None, "needs anydns, big zone"))
+    return "\n".join(lines)
+
+
+def noise_section(results):
+    """Runs during which CPU 0 or CPU 1 did clearly more than the server and dnsperf did."""
+    noisy = []
+    for row in results["throughput"]:
+        extra_cpu0 = (row["cpu0_busy_pct"] or 0) - row["server_cpu_pct"]
+        extra_cpu1 = (row["cpu1_busy_pct"] or 0) - row["dnsperf_cpu_pct"]
+        if max(extra_cpu0, extra_cpu1) > NOISE_POINTS:
+            noisy.append(f"{row['server']} {row['test']} (CPU 0 +{extra_cpu0:.0f}, CPU 1 +{extra_cpu1:.0f} points)")
+    results["noisy_runs"] = noisy
+    if not noisy:
+        return ""
+    return ("\nOther processes used the benchmark CPUs during: " + "; ".join(noisy)
+            + ". QPS and latency of these runs are unreliable; CPU µs/query holds up better. "
+              "Rerun on a quiet machine for figures to quote.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Set-up, clean-up, main
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--anydns", default=os.path.join(REPO, ".build", "release", "anydns"))
+    parser.add_argument("--servers", default="nsd,knot,anydns", help="comma-separated subset of nsd,knot,anydns")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each throughput run")
+    parser.add_argument("--names", type=int, default=10_000, help="hosts in the small zone")
+    parser.add_argument("--big-names", type=int, default=1_000_000, help="hosts in the big zone")
+    parser.add_argument("--clients", type=int, default=10, help="dnsperf -c")
+    parser.add_argument("--outstanding", type=int, default=200,
+                        help="dnsperf -q (200 saturates dnsperf; from about 300 on, UDP queries are lost in "
+                             "the servers' socket receive buffers)")
+    parser.add_argument("--reload-seconds", type=int, default=30)
+    parser.add_argument("--reload-every", type=float, default=5)
+    parser.add_argument("--reload-qps", type=int, default=20_000)
+    parser.add_argument("--skip-big", action="store_true", help="only the small zone")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test")
+    parser.add_argument("--work", help="work directory (default: a new temporary one); removed at exit "
+                                        "only if this script created it")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--json", help="write all results to this file")
+    args = parser.parse_args()
+    if args.quick:
+        args.names, args.big_names, args.seconds = 500, 5000, 2
+        args.reload_seconds, args.reload_every, args.reload_qps = 6, 2, 2000
+    args.servers = [name.strip() for name in args.servers.split(",") if name.strip()]
+    unknown = set(args.servers) - set(SERVER_ORDER)
+    if unknown or not args.servers:
+        parser.error(f"--servers takes a subset of {','.join(SERVER_ORDER)}")
+    args.servers = [name for name in SERVER_ORDER if name in args.servers]
+    return args
+
+
+def check_tools(args):
+    """Binaries that are needed; installs the missing ones with apt-get when running as root."""
+    needed = {"dnsperf": "dnsperf", "taskset": "util-linux"}
+    if "nsd" in args.servers:
+        needed["nsd"] = "nsd"
+    if "knot" in args.servers:
+        needed["knotd"] = "knot"
+    missing = sorted({package for binary, package in needed.items() if not find_binary(binary)})
+    if missing and os.geteuid() == 0:
+        log(f"installing {' '.join(missing)} with apt-get")
+        command = ["apt-get", "install", "-y", "-qq"] + missing
+        if subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL)
+            subprocess.run(command, stdout=subprocess.DEVNULL)
+        missing = sorted({package for binary, package in needed.items() if not find_binary(binary)})
+    if missing:
+        sys.exit(f"missing tools; install them with: apt-get install {' '.join(missing)}")
+    if "anydns" in args.servers and not os.access(args.anydns, os.X_OK):
+        sys.exit(f"no anydns binary at {args.anydns} (build it: swift build -c release)")
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("this benchmark pins the server to CPU 0 and dnsperf to CPU 1: it needs 2 CPUs")
+
+
+def make_servers(args, workdir):
+    classes = {"nsd": (Nsd, find_binary("nsd")), "knot": (Knot, find_binary("knotd")),
+               "anydns": (Anydns, os.path.abspath(args.anydns))}
+    return [classes[name][0](classes[name][1], workdir) for name in args.servers]
+
+
+def cleanup(workdir, keep):
+    for server in list(LIVE_SERVERS):
+        server.stop()
+    for proc in list(LIVE_PROCESSES):
+        if proc.poll() is None:
+            proc.kill()
+    if workdir and not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def versions(servers):
+    lines = []
+    for server in servers:
+        if server.name == "nsd":
+            out = subprocess.run([server.binary, "-v"], capture_output=True, text=True)
+        elif server.name == "knot":
+            out = subprocess.run([server.binary, "-V"], capture_output=True, text=True)
+        else:
+            workers = "--workers 1" if server.has_workers_flag else "no --workers flag (default threads)"
+            lines.append(f"anydns {server.binary} ({workers})")
+            continue
+        lines.append((out.stdout + out.stderr).splitlines()[0].strip())
+    dnsperf = subprocess.run(["dnsperf", "-h"], capture_output=True, text=True)
+    lines.append("dnsperf " + " ".join(re.findall(r"Version (\S+)", dnsperf.stdout + dnsperf.stderr)))
+    return lines
+
+
+def run_phase(servers, phase, zone, args, results):
+    for server in servers:
+        try:
+            phase(server, zone, args, results)
+        except BenchError as error:
+            log(f"ERROR: {error}")
+            results["errors"].append(f"{server.name}: {error}")
+
+
+def main():
+    args = parse_args()
+    check_tools(args)
+    workdir = os.path.abspath(args.work) if args.work else tempfile.mkdtemp(prefix="anydns-bench-")
+    created = args.work is None or not os.path.exists(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    atexit.register(cleanup, workdir, args.keep or not created)  # never delete a directory we did not make
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the atexit clean-up
+    os.sched_setaffinity(0, {int(LOAD_CPU)})  # keep this script (and gen_zone.py) off CPU 0
+
+    servers = make_servers(args, workdir)
+    results = {"settings": dict(vars(args)), "zones": {},
+               "throughput": [], "startup": [], "reload": [], "targets": [],
+               "noisy_runs": [], "errors": []}
+    results["settings"]["versions"] = versions(servers)
+    results["settings"]["loadavg_at_start"] = os.getloadavg()
+    log(f"work directory {workdir}; load average {os.getloadavg()[0]:.2f}")
+
+    log(f"generating the {size_label(args.names)}-name zone")
+    small = Zone(SMALL_ORIGIN, args.names, workdir)
+    results["zones"]["small"] = {"origin": small.origin, "names": small.names, "records": small.records}
+    log(f"{size_label(args.names)} zone ({small.records:,} records): start-up, UDP, TCP")
+    run_phase(servers, run_small, small, args, results)
+
+    big = None
+    if not args.skip_big:
+        log(f"generating the {size_label(args.big_names)}-name zone")
+        big = Zone(BIG_ORIGIN, args.big_names, workdir)
+        results["zones"]["big"] = {"origin": big.origin, "names": big.names, "records": big.records,
+                                   "generate_s": big.generate_seconds}
+        log(f"{size_label(args.big_names)} zone ({big.records:,} records): start-up, UDP, reload under load")
+        run_phase(servers, run_big, big, args, results)
+
+    names = args.servers
+    print(f"\n# NSD, Knot DNS and anydns — one worker on CPU {SERVER_CPU}, dnsperf on CPU {LOAD_CPU}\n")
+    print("\n".join(f"- {line}" for line in results["settings"]["versions"]))
+    print(f"- dnsperf -c {args.clients} -q {args.outstanding}, {args.seconds} s per throughput run; "
+          f"load average at start {results['settings']['loadavg_at_start'][0]:.2f}")
+    print(f"- small zone {small.origin}: {small.names:,} names, {small.records:,} records"
+          + (f"; big zone {big.origin}: {big.names:,} names, {big.records:,} records" if big else ""))
+    print(f"\n## UDP, {size_label(args.names)}-name zone\n\n{throughput_table(results, 'udp-small', names)}")
+    print(f"\n## TCP (persistent connections), {size_label(args.names)}-name zone\n\n"
+          f"{throughput_table(results, 'tcp-small', names)}")
+    print(f"\n## Start to first answer and proportional memory (PSS)\n\n{startup_table(results, names, args)}")
+    if big:
+        print(f"\n## UDP, {size_label(args.big_names)}-name zone\n\n{throughput_table(results, 'udp-big', names)}")
+        print(f"\n## Reload under load, {size_label(args.big_names)}-name zone: dnsperf -Q {args.reload_qps} for "
+              f"{args.reload_seconds} s, new serial + SIGHUP every {args.reload_every:g} s\n\n"
+              f"{reload_table(results, names)}")
+    print(f"\n## Targets\n\n{targets_section(results)}")
+    noise = noise_section(results)
+    if noise:
+        print(noise)
+    if results["errors"]:
+        print("\n## Errors\n\n" + "\n".join(f"- {error.splitlines()[0]}" for error in results["errors"]))
+    if args.json:
+        with open(args.json, "w") as json_file:
+            json.dump(results, json_file, indent=2)
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted")  # the atexit clean-up stops the servers and removes the work directory
+        sys.exit(130)

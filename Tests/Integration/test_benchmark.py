@@ -1,0 +1,45 @@
+"""The side-by-side benchmark (Benchmarks/bench.py, `make bench`) keeps working: a quick run
+with tiny zones must start NSD, Knot DNS and anydns, get correct answers from each over UDP and
+TCP, and see every reload served. Only content is checked here; speed is never asserted."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from servers import require_anydns, require_tool
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_benchmark_runs_all_three_servers_and_reports_every_measure(tmp_path):
+    for tool in ("dnsperf", "nsd", "knotd", "taskset"):
+        require_tool(tool)
+    report = tmp_path / "bench.json"
+    run = subprocess.run(
+        ["/usr/bin/python3", str(REPO / "Benchmarks" / "bench.py"), "--quick",
+         "--anydns", str(require_anydns()), "--json", str(report)],
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"bench.py failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    results = json.loads(report.read_text())
+    assert results["errors"] == []
+    servers = {"nsd", "knot", "anydns"}
+    for test in ("udp-small", "tcp-small", "udp-big"):
+        rows = {row["server"]: row for row in results["throughput"] if row["test"] == test}
+        assert set(rows) == servers, f"{test}: rows for {sorted(rows)}"
+        for server, row in rows.items():
+            assert row["answered"] > 0, f"{test} {server}: nothing answered"
+            # The query mix has existing names and NXDOMAIN names; nothing else may come back.
+            assert set(row["rcodes"]) == {"NOERROR", "NXDOMAIN"}, f"{test} {server}: {row['rcodes']}"
+            assert row["cpu_us_per_query"] > 0
+    startup = {(row["server"], row["zone"]): row for row in results["startup"]}
+    for server in servers:
+        for zone in ("small", "big"):
+            assert startup[(server, zone)]["first_answer_s"] > 0
+            assert startup[(server, zone)]["pss_mib"] > 0
+    reloads = {row["server"]: row for row in results["reload"]}
+    assert set(reloads) == servers
+    for server, row in reloads.items():
+        assert row["final_serial_served"], f"{server} did not serve the last reloaded serial"
+        assert row["servfail"] == 0 and row["lost"] == 0, f"{server}: {row}"
+    assert "Targets" in run.stdout and "| anydns" in run.stdout
