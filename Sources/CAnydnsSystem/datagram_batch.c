@@ -9,7 +9,6 @@
 
 struct anydns_datagram_batch {
     unsigned count;
-    size_t capacity;
     unsigned char *buffers;
     struct sockaddr_storage *peers;
     struct iovec *receive_vectors;
@@ -23,7 +22,6 @@ anydns_datagram_batch *anydns_batch_create(unsigned count, size_t capacity) {
     anydns_datagram_batch *batch = calloc(1, sizeof *batch);
     if (batch == NULL) return NULL;
     batch->count = count;
-    batch->capacity = capacity;
     batch->buffers = malloc((size_t)count * capacity);
     batch->peers = calloc(count, sizeof *batch->peers);
     batch->receive_vectors = calloc(count, sizeof *batch->receive_vectors);
@@ -76,8 +74,6 @@ unsigned char *anydns_batch_datagram(anydns_datagram_batch *batch, unsigned inde
     if (header->msg_flags & MSG_TRUNC) return NULL;
     return header->msg_iov[0].iov_base;
 }
-
-size_t anydns_batch_capacity(const anydns_datagram_batch *batch) { return batch->capacity; }
 
 void anydns_batch_queue_reply(anydns_datagram_batch *batch, unsigned index, size_t length) {
     unsigned slot = batch->queued++;

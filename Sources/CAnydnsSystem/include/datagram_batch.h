@@ -27,9 +27,6 @@ unsigned char *anydns_batch_datagram(anydns_datagram_batch *batch, unsigned inde
 /// Queues the first `length` bytes of slot `index`'s buffer as a reply to that slot's sender.
 void anydns_batch_queue_reply(anydns_datagram_batch *batch, unsigned index, size_t length);
 
-/// The slots' size: a reply longer than this cannot be queued.
-size_t anydns_batch_capacity(const anydns_datagram_batch *batch);
-
 /// Sends every queued reply with as few sendmmsg calls as possible. A reply the kernel refuses
 /// (unreachable peer, full send buffer) is skipped. Returns how many were sent.
 int anydns_batch_send(anydns_datagram_batch *batch, int fd);
