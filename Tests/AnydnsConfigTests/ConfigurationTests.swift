@@ -146,11 +146,20 @@ struct ConfigurationTests {
     }
 
     @Test(
-        "dns.workers outside 1...256 or not a whole number is refused",
-        arguments: ["0", "-1", "257", "two", "1.5"])
-    func badWorkersAreRefused(value: String) throws {
-        let error = try #require(parseError("dns:\n  workers: \(value)\n"))
+        "dns.workers outside 1...256 or not a whole number is refused; the bounds are accepted",
+        arguments: [
+            ("0", "from"), ("-1", "from"), ("257", "from"), ("two", "whole number"),
+            ("1.5", "whole number"), ("1", nil), ("256", nil),
+        ] as [(String, String?)])
+    func workersAreRangeChecked(value: String, message: String?) throws {
+        let yaml = "dns:\n  workers: \(value)\n"
+        guard let message else {
+            #expect(try Configuration.parse(yaml).dns.workers == Int(value))
+            return
+        }
+        let error = try #require(parseError(yaml))
         #expect(error.key == "dns.workers")
+        #expect(error.message.contains(message), "\(error.message)")
     }
 
     @Test(
