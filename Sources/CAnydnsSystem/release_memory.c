@@ -6,6 +6,12 @@
 #include <malloc.h>
 #endif
 
+void anydns_defer_heap_trimming(void) {
+#if defined(__GLIBC__)
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
 void anydns_release_free_memory(void) {
 #if defined(__GLIBC__)
     malloc_trim(0);

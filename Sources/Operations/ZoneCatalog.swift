@@ -62,6 +62,7 @@ public enum ZoneCatalog {
     ) {
         var zones: [Zone] = []
         var reports: [ZoneLoadReport] = []
+        anydns_defer_heap_trimming()
         for source in sources {
             switch ZoneLoader.load(path: source.file, origin: source.origin) {
             case .success(let loaded):
@@ -105,7 +106,8 @@ public enum ZoneCatalog {
     }
 
     /// Hands the memory the loader freed (parsed records, builder tables: several times the size
-    /// of the finished snapshot) back to the kernel, so the resident size is the zones' own.
+    /// of the finished snapshot) back to the kernel, so the resident size is the zones' own. The
+    /// allocator does not do it by itself during the load (`anydns_defer_heap_trimming`).
     private static func releaseFreedMemory() {
         anydns_release_free_memory()
     }
