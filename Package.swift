@@ -22,12 +22,12 @@ let package = Package(
             pkgConfig: "ldns",
             providers: [.apt(["libldns-dev"])]
         ),
-        // Linux calls Swift's Glibc module leaves out: recvmmsg/sendmmsg batches, malloc_trim.
+        // What Swift cannot reach by itself: recvmmsg/sendmmsg batches, malloc_trim, prefetch.
         .target(name: "CAnydnsSystem"),
         // DNS wire format: names, header, message reader and writer, EDNS. Standard library only.
         .target(name: "DNSWire"),
         // Zone files through libldns, semantic checks, immutable lookup snapshots.
-        .target(name: "DNSZone", dependencies: ["DNSWire", "CLDNS"]),
+        .target(name: "DNSZone", dependencies: ["DNSWire", "CLDNS", "CAnydnsSystem"]),
         // Query bytes in, response bytes out (RFC 1034 §4.3.2 and friends). No I/O.
         .target(name: "DNSResponder", dependencies: ["DNSWire", "DNSZone"]),
         // Non-blocking UDP and TCP listeners on Dispatch.

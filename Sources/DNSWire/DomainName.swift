@@ -84,6 +84,11 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
 
     /// Checks the invariant documented on the type.
     public static func isValidWire(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { isValidWire($0) }
+    }
+
+    /// Checks the invariant documented on the type, on bytes in place.
+    public static func isValidWire(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty, bytes.count <= NameLimits.maxWireLength else { return false }
         var index = 0
         while index < bytes.count {

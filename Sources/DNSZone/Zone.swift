@@ -32,7 +32,7 @@ public enum LookupResult: Equatable, Sendable {
 /// One loaded zone: an immutable snapshot, safe to share between threads and swapped whole on
 /// reload. Names are stored lowercase; lookups take lowercase names.
 ///
-/// Storage is flat (arrays of small structs indexing one byte arena) so that answering touches
+/// Storage is flat (arrays of small structs indexing two byte buffers, names and RDATA) so that answering touches
 /// few cache lines and no reference counts.
 public final class Zone: Sendable {
     /// The apex, lowercase.
@@ -53,8 +53,10 @@ public final class Zone: Sendable {
     let nodes: [Node]
     let rrsets: [RRSetEntry]
     let records: [RecordEntry]
-    /// Owner names (lowercase wire) and RDATA.
-    let arena: [UInt8]
+    /// Owner names, lowercase wire format: the keys of ``index``, shared with it.
+    let names: [UInt8]
+    /// Every record's RDATA.
+    let rdata: [UInt8]
     let index: NameIndex
 
     struct Node: Sendable {
@@ -94,7 +96,7 @@ public final class Zone: Sendable {
 
     init(
         origin: DomainName, source: String, serial: UInt32, soa: RRSetID, negativeTTL: UInt32,
-        nodes: [Node], rrsets: [RRSetEntry], records: [RecordEntry], arena: [UInt8], index: NameIndex
+        nodes: [Node], rrsets: [RRSetEntry], records: [RecordEntry], rdata: [UInt8], index: NameIndex
     ) {
         self.origin = origin
         self.source = source
@@ -105,7 +107,8 @@ public final class Zone: Sendable {
         self.nodes = nodes
         self.rrsets = rrsets
         self.records = records
-        self.arena = arena
+        self.names = index.keys
+        self.rdata = rdata
         self.index = index
         self.recordCount = records.count
         self.originLabels = origin.labelCount
@@ -201,7 +204,7 @@ public final class Zone: Sendable {
     /// Calls `body` with the node's lowercase owner name.
     public func withName<R>(of node: NodeID, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let entry = nodes[Int(node.rawValue)]
-        return try arena.withUnsafeBytes {
+        return try names.withUnsafeBytes {
             try body(
                 UnsafeRawBufferPointer(
                     rebasing: $0[Int(entry.nameStart)..<(Int(entry.nameStart) + Int(entry.nameLength))]))
@@ -219,7 +222,7 @@ public final class Zone: Sendable {
         _ body: (_ ttl: UInt32, _ rdata: UnsafeRawBufferPointer, _ target: NodeID?) throws -> Void
     ) rethrows {
         let set = rrsets[Int(rrset.rawValue)]
-        try arena.withUnsafeBytes { bytes in
+        try rdata.withUnsafeBytes { bytes in
             for index in set.firstRecord..<(set.firstRecord + set.recordCount) {
                 let record = records[Int(index)]
                 let start = Int(record.rdataStart)

@@ -11,11 +11,23 @@ import DNSWire
 /// records (missing glue), TTLs that differ inside an RRset (RFC 2181 §5.2). Identical records are
 /// merged (RFC 2181 §5).
 public enum ZoneBuilder {
+    /// Checks records made in memory.
     public static func build(
-        origin: DomainName, source: String, records input: [ZoneRecord], diagnostics: [ZoneDiagnostic] = []
+        origin: DomainName, source: String, records: [ZoneRecord], diagnostics: [ZoneDiagnostic] = []
     ) -> Result<LoadedZone, ZoneLoadError> {
-        var checker = Checker(origin: origin.lowercased(), source: source, diagnostics: diagnostics)
-        checker.collect(input)
+        build(origin: origin, source: source, table: ZoneRecordTable(records), diagnostics: diagnostics)
+    }
+
+    /// Checks records read from zone files; the zone keeps the table's RDATA buffer as its own.
+    public static func build(
+        origin: DomainName, source: String, table: ZoneRecordTable, diagnostics: [ZoneDiagnostic] = []
+    ) -> Result<LoadedZone, ZoneLoadError> {
+        var checker = Checker(
+            origin: origin.lowercased(), source: source, table: table, diagnostics: diagnostics)
+        checker.collect()
+        checker.addEmptyNonTerminals()
+        checker.groupRRSets()
+        checker.findCutsAndNameServers()
         checker.checkApex()
         checker.checkNodes()
         guard !checker.diagnostics.contains(where: { $0.severity == .error }) else {
@@ -32,32 +44,51 @@ public enum ZoneLoader {
         var reader = ZoneFileReader()
         reader.read(path: path, origin: origin)
         return ZoneBuilder.build(
-            origin: origin, source: path, records: reader.records, diagnostics: reader.diagnostics)
+            origin: origin, source: path, table: reader.records, diagnostics: reader.diagnostics)
     }
 }
 
-private struct PendingNode {
-    var name: DomainName  // lowercase
-    var rrsets: [(type: RecordType, records: [ZoneRecord])] = []
-}
-
+/// The checker's working state: every table is flat and indexed by node or record number, so a
+/// million-name zone is checked with a few dozen allocations, not millions.
+///
+/// Node 0 is the apex; nodes are numbered in the order their names first appear, then the empty
+/// non-terminals. Output RRsets are contiguous per node, output records contiguous per RRset:
+/// they become ``Zone``'s arrays as they are.
 private struct Checker {
     let origin: DomainName
     let source: String
+    let table: ZoneRecordTable
     var diagnostics: [ZoneDiagnostic]
-    var nodes: [PendingNode] = []
-    var nodeIndex: [DomainName: Int] = [:]
-    var cuts: Set<DomainName> = []
-    var dnames: Set<DomainName> = []
-    /// Every NS target in the zone, lowercase: address records of these names are glue.
-    var nameServers: Set<DomainName> = []
 
-    init(origin: DomainName, source: String, diagnostics: [ZoneDiagnostic]) {
+    /// Node names, lowercase.
+    var names: NameIndex
+    /// The node of each table record, or -1 for a refused record.
+    var recordNode: [Int32] = []
+
+    // Per node.
+    var parent: [Int32] = []
+    var flags: [Zone.NodeFlags] = []
+    /// Some NS record names this node: its address records are glue.
+    var isNameServer: [Bool] = []
+    /// Nearest strict ancestor that is a cut (the apex never is), or -1.
+    var cutAbove: [Int32] = []
+    /// Nearest strict ancestor holding a DNAME (the apex included), or -1.
+    var dnameAbove: [Int32] = []
+    var firstRRSet: [Int32] = []
+    var rrsetCount: [Int32] = []
+
+    // Output.
+    var rrsets: [Zone.RRSetEntry] = []
+    var records: [Zone.RecordEntry] = []
+    /// The table record each output record came from, for locations and owner names.
+    var recordSource: [Int32] = []
+
+    init(origin: DomainName, source: String, table: ZoneRecordTable, diagnostics: [ZoneDiagnostic]) {
         self.origin = origin
         self.source = source
+        self.table = table
         self.diagnostics = diagnostics
-        nodes.append(PendingNode(name: origin))
-        nodeIndex[origin] = 0
+        names = NameIndex()
     }
 
     mutating func error(_ location: SourceLocation, _ message: String) {
@@ -68,102 +99,252 @@ private struct Checker {
         diagnostics.append(ZoneDiagnostic(.warning, location, message))
     }
 
-    /// Groups records into nodes and RRsets, refusing what can never be in this zone.
-    mutating func collect(_ records: [ZoneRecord]) {
-        nodes.reserveCapacity(records.count)
-        nodeIndex.reserveCapacity(records.count)
-        for record in records {
-            let owner = record.owner.lowercased()
-            guard record.rrClass == .internet else {
-                error(record.location, "class \(record.rrClass) is not supported, only IN")
-                continue
-            }
-            guard owner.isSubdomain(of: origin) else {
-                error(record.location, "\(record.owner) is outside the zone \(origin)")
-                continue
-            }
-            guard !record.type.isMeta else {
-                error(record.location, "type \(record.type) cannot appear in a zone")
-                continue
-            }
-            let index = nodeIndex[owner] ?? addNode(owner)
-            if let set = nodes[index].rrsets.firstIndex(where: { $0.type == record.type }) {
-                let existing = nodes[index].rrsets[set].records
-                if existing.contains(where: { $0.rdata == record.rdata }) { continue }
-                if existing[0].ttl != record.ttl {
-                    warning(
-                        record.location,
-                        "TTL \(record.ttl) differs from \(existing[0].ttl) at \(existing[0].location) in the \(record.type) RRset of \(record.owner)"
-                    )
+    // MARK: Nodes
+
+    /// Numbers the apex 0, then gives each record its node, refusing what can never be in this
+    /// zone.
+    ///
+    /// Records come in runs that share one owner. The hash of every run's owner is taken first,
+    /// so that the node table's slot for a run a few ahead is already being fetched while this
+    /// one is inserted: with a million names, each new name's slot is otherwise a cache miss.
+    /// The number of runs also bounds the number of names, so the table is sized once.
+    mutating func collect() {
+        let lookahead = 8
+        let entries = table.entries
+        var runHashes: [UInt32] = []
+        var previousOwner: Int32 = -1
+        for number in entries.indices where entries[number].ownerStart != previousOwner {
+            previousOwner = entries[number].ownerStart
+            runHashes.append(table.withOwner(number) { NameIndex.hashLowercased($0) })
+        }
+        names = NameIndex(reservingCapacity: runHashes.count + 1)
+        _ = origin.wire.withUnsafeBytes { names.insert($0) }
+        recordNode = [Int32](repeating: -1, count: table.count)
+        var lowered = [UInt8](repeating: 0, count: NameLimits.maxWireLength)
+        var run = -1
+        var node: Int32 = -1  // of the current run; -1 when its owner is outside the zone
+        previousOwner = -1
+        for (number, entry) in entries.enumerated() {
+            if entry.ownerStart != previousOwner {
+                previousOwner = entry.ownerStart
+                run += 1
+                if run + lookahead < runHashes.count { names.prefetch(hash: runHashes[run + lookahead]) }
+                node = table.withOwner(number) { owner in
+                    guard origin.wire.withUnsafeBytes({ isAtOrBelow(owner, $0) }) else { return -1 }
+                    return lowered.withUnsafeMutableBytes { scratch in
+                        for k in 0..<owner.count { scratch[k] = asciiLowercase(owner[k]) }
+                        return names.insert(
+                            UnsafeRawBufferPointer(rebasing: scratch[0..<owner.count]), hash: runHashes[run]
+                        ).number
+                    }
                 }
-                nodes[index].rrsets[set].records.append(record)
-            } else {
-                nodes[index].rrsets.append((record.type, [record]))
             }
-        }
-        for node in nodes {
-            for record in node.rrsets.first(where: { $0.type == .ns })?.records ?? [] {
-                if let target = DomainName(wire: record.rdata) { nameServers.insert(target.lowercased()) }
+            guard entry.rrClass == .internet else {
+                error(table.location(number), "class \(entry.rrClass) is not supported, only IN")
+                continue
             }
-        }
-        for node in nodes {
-            // The apex NS is the zone's own; a DNAME may sit at the apex (RFC 6672 §2.3).
-            if node.name != origin && node.rrsets.contains(where: { $0.type == .ns }) {
-                cuts.insert(node.name)
+            guard node >= 0 else {
+                error(table.location(number), "\(table.owner(number)) is outside the zone \(origin)")
+                continue
             }
-            if node.rrsets.contains(where: { $0.type == .dname }) { dnames.insert(node.name) }
+            guard !entry.type.isMeta else {
+                error(table.location(number), "type \(entry.type) cannot appear in a zone")
+                continue
+            }
+            recordNode[number] = node
         }
     }
 
-    private mutating func addNode(_ name: DomainName) -> Int {
-        nodes.append(PendingNode(name: name))
-        nodeIndex[name] = nodes.count - 1
-        return nodes.count - 1
+    /// Every ancestor between an owner and the apex exists (RFC 8020); finds each node's parent.
+    mutating func addEmptyNonTerminals() {
+        parent = [Int32](repeating: -1, count: names.count)
+        var scratch = [UInt8](repeating: 0, count: NameLimits.maxWireLength)
+        var node: Int32 = 1
+        while Int(node) < names.count {
+            let (start, length) = names.keyRange(node)
+            let found: Int32? = names.keys.withUnsafeBytes { keys in
+                let first = 1 + Int(keys[Int(start)])
+                let suffix = UnsafeRawBufferPointer(
+                    rebasing: keys[(Int(start) + first)..<(Int(start) + Int(length))])
+                if let known = names.find(suffix) { return known }
+                scratch.withUnsafeMutableBytes { $0.copyMemory(from: suffix) }
+                return nil
+            }
+            if let found {
+                parent[Int(node)] = found
+            } else {
+                let suffixLength = Int(length) - 1 - Int(names.keys[Int(start)])
+                parent[Int(node)] = scratch.withUnsafeBytes {
+                    names.insert(UnsafeRawBufferPointer(rebasing: $0[0..<suffixLength])).number
+                }
+                parent.append(-1)
+            }
+            node += 1
+        }
     }
+
+    /// Sorts records into RRsets per node, apex SOA then NS first (the order ANY and transfers
+    /// expect), merging identical records (RFC 2181 §5).
+    mutating func groupRRSets() {
+        let nodeCount = names.count
+        // Counting sort of the accepted records by node; file order is kept within a node.
+        var start = [Int32](repeating: 0, count: nodeCount + 1)
+        for node in recordNode where node >= 0 { start[Int(node) + 1] += 1 }
+        for node in 0..<nodeCount { start[node + 1] += start[node] }
+        var order = [Int32](repeating: 0, count: Int(start[nodeCount]))
+        var fill = start
+        for (record, node) in recordNode.enumerated() where node >= 0 {
+            order[Int(fill[Int(node)])] = Int32(record)
+            fill[Int(node)] += 1
+        }
+        records.reserveCapacity(order.count)
+        recordSource.reserveCapacity(order.count)
+        rrsets.reserveCapacity(order.count)
+        firstRRSet = [Int32](repeating: 0, count: nodeCount)
+        rrsetCount = [Int32](repeating: 0, count: nodeCount)
+        let entries = table.entries
+        var types: [RecordType] = []
+        for node in 0..<nodeCount {
+            firstRRSet[node] = Int32(rrsets.count)
+            let members = order[Int(start[node])..<Int(start[node + 1])]
+            types.removeAll(keepingCapacity: true)
+            for record in members where !types.contains(entries[Int(record)].type) {
+                types.append(entries[Int(record)].type)
+            }
+            for rank in 0...2 {
+                for type in types where Checker.rank(type) == rank {
+                    addRRSet(type, from: members, entries: entries)
+                }
+            }
+            rrsetCount[node] = Int32(rrsets.count) - firstRRSet[node]
+        }
+    }
+
+    private mutating func addRRSet(
+        _ type: RecordType, from members: ArraySlice<Int32>, entries: [ZoneRecordTable.Entry]
+    ) {
+        let first = records.count
+        for record in members where entries[Int(record)].type == type {
+            let entry = entries[Int(record)]
+            let duplicate = (first..<records.count).contains {
+                table.sameRData(Int(recordSource[$0]), Int(record))
+            }
+            if duplicate { continue }
+            if records.count > first && records[first].ttl != entry.ttl {
+                let firstSource = Int(recordSource[first])
+                warning(
+                    table.location(Int(record)),
+                    "TTL \(entry.ttl) differs from \(records[first].ttl) at \(table.location(firstSource)) in the \(type) RRset of \(table.owner(Int(record)))"
+                )
+            }
+            records.append(
+                Zone.RecordEntry(
+                    ttl: entry.ttl, rdataStart: entry.rdataStart, rdataLength: entry.rdataLength,
+                    targetNode: -1))
+            recordSource.append(record)
+        }
+        rrsets.append(
+            Zone.RRSetEntry(type: type, firstRecord: Int32(first), recordCount: Int32(records.count - first)))
+    }
+
+    /// Marks cuts, DNAMEs, CNAMEs and name servers, then each node's nearest cut and DNAME above.
+    mutating func findCutsAndNameServers() {
+        let nodeCount = names.count
+        flags = [Zone.NodeFlags](repeating: [], count: nodeCount)
+        flags[0].insert(.apex)
+        isNameServer = [Bool](repeating: false, count: nodeCount)
+        var lowered = [UInt8](repeating: 0, count: NameLimits.maxWireLength)
+        for node in 0..<nodeCount {
+            for set in rrsetRange(Int32(node)) {
+                switch rrsets[set].type {
+                // The apex NS is the zone's own; a DNAME may sit at the apex (RFC 6672 §2.3).
+                case .ns:
+                    if node != 0 { flags[node].insert(.cut) }
+                    for record in recordRange(set) {
+                        if let target = lookUpName(inRData: record, at: 0, scratch: &lowered) {
+                            isNameServer[Int(target)] = true
+                        }
+                    }
+                case .dname: flags[node].insert(.dname)
+                case .cname: flags[node].insert(.cname)
+                default: break
+                }
+            }
+        }
+        // Parents may be numbered after their children: walk up until a known node, then fill in.
+        cutAbove = [Int32](repeating: -2, count: nodeCount)
+        dnameAbove = [Int32](repeating: -2, count: nodeCount)
+        cutAbove[0] = -1
+        dnameAbove[0] = -1
+        var pending: [Int32] = []
+        for node in 0..<nodeCount where cutAbove[node] == -2 {
+            var here = Int32(node)
+            while cutAbove[Int(here)] == -2 {
+                pending.append(here)
+                here = parent[Int(here)]
+            }
+            while let child = pending.popLast() {
+                let up = Int(parent[Int(child)])
+                cutAbove[Int(child)] = flags[up].contains(.cut) ? Int32(up) : cutAbove[up]
+                dnameAbove[Int(child)] = flags[up].contains(.dname) ? Int32(up) : dnameAbove[up]
+            }
+        }
+    }
+
+    // MARK: Checks
 
     mutating func checkApex() {
-        let apex = nodes[0]
         let whole = SourceLocation(file: source, line: nil)
-        if let soa = apex.rrsets.first(where: { $0.type == .soa }) {
-            for extra in soa.records.dropFirst() {
-                error(extra.location, "second SOA record for \(origin) (first at \(soa.records[0].location))")
+        if let soa = rrset(0, .soa) {
+            let first = recordRange(soa).lowerBound
+            for extra in recordRange(soa).dropFirst() {
+                error(
+                    location(extra), "second SOA record for \(origin) (first at \(location(first)))")
             }
         } else {
             error(whole, "no SOA record at the zone apex \(origin)")
         }
-        if !apex.rrsets.contains(where: { $0.type == .ns }) {
+        if rrset(0, .ns) == nil {
             error(whole, "no NS records at the zone apex \(origin)")
         }
     }
 
     mutating func checkNodes() {
-        for node in nodes {
-            let isApex = node.name == origin
+        for node in 0..<Int32(names.count) where rrsetCount[Int(node)] > 0 {
+            let isApex = node == 0
+            let isCut = flags[Int(node)].contains(.cut)
             // A cut strictly above wins: NS and DS there are data below that delegation.
-            let cut =
-                node.name.parent.flatMap { cutAtOrAbove($0) } ?? (cuts.contains(node.name) ? node.name : nil)
-            for (type, records) in node.rrsets {
-                let first = records[0]
+            let cut = cutAbove[Int(node)] >= 0 ? cutAbove[Int(node)] : (isCut ? node : -1)
+            for set in rrsetRange(node) {
+                let type = rrsets[set].type
+                let records = recordRange(set)
+                let first = records.lowerBound
                 if type == .soa && !isApex {
-                    error(first.location, "SOA record at \(first.owner), not at the zone apex \(origin)")
+                    error(location(first), "SOA record at \(owner(first)), not at the zone apex \(origin)")
                 }
-                if type == .ds && !cuts.contains(node.name) {
-                    error(first.location, "DS record at \(first.owner), which is not a delegation point")
+                if type == .ds && !isCut {
+                    error(location(first), "DS record at \(owner(first)), which is not a delegation point")
                 }
-                if let cut, !isGlueOrCutData(type, owner: node.name, atCut: cut == node.name) {
-                    if cut == node.name {
+                if cut >= 0, !isGlueOrCutData(type, node: node, atCut: cut == node) {
+                    if cut == node {
                         error(
-                            first.location,
-                            "\(type) record at \(first.owner) is non-glue data at delegation point \(cut)")
+                            location(first),
+                            "\(type) record at \(owner(first)) is non-glue data at delegation point \(name(cut))"
+                        )
                     } else {
-                        error(first.location, "\(type) record at \(first.owner) is below delegation \(cut)")
+                        error(
+                            location(first),
+                            "\(type) record at \(owner(first)) is below delegation \(name(cut))")
                     }
                 }
-                if let dname = dnameStrictlyAbove(node.name) {
-                    error(first.location, "\(type) record at \(first.owner) is below the DNAME at \(dname)")
+                if dnameAbove[Int(node)] >= 0 {
+                    error(
+                        location(first),
+                        "\(type) record at \(owner(first)) is below the DNAME at \(name(dnameAbove[Int(node)]))"
+                    )
                 }
                 if (type == .cname || type == .dname) && records.count > 1 {
-                    error(records[1].location, "more than one \(type) record at \(first.owner)")
+                    error(location(first + 1), "more than one \(type) record at \(owner(first))")
                 }
             }
             checkCNAME(node)
@@ -172,150 +353,96 @@ private struct Checker {
     }
 
     /// RFC 1034 §3.6.2, RFC 2181 §10.1: a CNAME owner holds nothing else (RRSIG and NSEC aside).
-    private mutating func checkCNAME(_ node: PendingNode) {
-        guard let cname = node.rrsets.first(where: { $0.type == .cname })?.records[0] else { return }
-        for (type, records) in node.rrsets where type != .cname && type != .rrsig && type != .nsec {
-            let other = records[0]
-            let later = other.location.line ?? 0 > cname.location.line ?? 0 ? other : cname
-            let earlier = later.location == other.location ? cname : other
+    private mutating func checkCNAME(_ node: Int32) {
+        guard let cnameSet = rrset(node, .cname) else { return }
+        let cname = recordRange(cnameSet).lowerBound
+        for set in rrsetRange(node) {
+            let type = rrsets[set].type
+            guard type != .cname && type != .rrsig && type != .nsec else { continue }
+            let other = recordRange(set).lowerBound
+            let (later, earlier, earlierType) =
+                line(other) > line(cname) ? (other, cname, RecordType.cname) : (cname, other, type)
             error(
-                later.location,
-                "CNAME and other data at \(cname.owner) (\(earlier.type) at \(earlier.location))")
+                location(later),
+                "CNAME and other data at \(owner(cname)) (\(earlierType) at \(location(earlier)))")
         }
     }
 
     /// In-zone name servers need address records, or resolvers cannot reach them (RFC 1034 §4.2.1).
-    private mutating func checkGlue(_ node: PendingNode) {
-        guard let ns = node.rrsets.first(where: { $0.type == .ns }) else { return }
-        for record in ns.records {
-            guard let target = DomainName(wire: record.rdata)?.lowercased(), target.isSubdomain(of: origin)
-            else {
-                continue
-            }
+    private mutating func checkGlue(_ node: Int32) {
+        guard let ns = rrset(node, .ns) else { return }
+        for record in recordRange(ns) {
+            let target = withRData(record) { DomainName(wire: Array($0))?.lowercased() }
+            guard let target, target.isSubdomain(of: origin) else { continue }
             let hasAddress =
-                nodeIndex[target].map { index in
-                    nodes[index].rrsets.contains { $0.type == .a || $0.type == .aaaa }
+                target.wire.withUnsafeBytes { names.find($0) }.map { found in
+                    rrset(found, .a) != nil || rrset(found, .aaaa) != nil
                 } ?? false
             if !hasAddress {
                 warning(
-                    record.location,
-                    "missing glue: name server \(target) of \(record.owner) has no A or AAAA record")
+                    location(record),
+                    "missing glue: name server \(target) of \(owner(record)) has no A or AAAA record")
             }
         }
     }
 
     /// At a cut: NS, DS (and DNSSEC records) of the delegation; at or below it: address records of
     /// a name that some NS record names (glue). Anything else is occluded data.
-    private func isGlueOrCutData(_ type: RecordType, owner: DomainName, atCut: Bool) -> Bool {
+    private func isGlueOrCutData(_ type: RecordType, node: Int32, atCut: Bool) -> Bool {
         switch type {
-        case .a, .aaaa: nameServers.contains(owner)
+        case .a, .aaaa: isNameServer[Int(node)]
         case .ns, .ds, .rrsig, .nsec: atCut
         default: false
         }
     }
 
-    /// The zone cut at `name` or above it (the apex is not a cut).
-    private func cutAtOrAbove(_ name: DomainName) -> DomainName? {
-        var current: DomainName? = name
-        while let here = current, here != origin {
-            if cuts.contains(here) { return here }
-            current = here.parent
-        }
-        return nil
-    }
-
-    private func dnameStrictlyAbove(_ name: DomainName) -> DomainName? {
-        var current = name.parent
-        while let here = current, here.wire.count >= origin.wire.count {
-            if dnames.contains(here) { return here }
-            if here == origin { break }
-            current = here.parent
-        }
-        return nil
-    }
-
     // MARK: Building the snapshot
 
-    /// Flattens the checked nodes into the arrays of ``Zone``, adding empty non-terminals.
+    /// Links wildcards and additional-data targets, and hands the arrays to ``Zone``.
     mutating func makeZone() -> Zone {
-        // Empty non-terminals: every ancestor between an owner and the apex exists (RFC 8020).
-        for node in nodes {
-            var parent = node.name.parent
-            while let here = parent, here != origin, here.isSubdomain(of: origin) {
-                if nodeIndex[here] == nil { _ = addNode(here) }
-                parent = here.parent
-            }
-        }
-        var arena: [UInt8] = []
-        var flatNodes: [Zone.Node] = []
-        var flatSets: [Zone.RRSetEntry] = []
-        var flatRecords: [Zone.RecordEntry] = []
-        var pendingTargets: [(record: Int, target: DomainName)] = []
-        var soaID = RRSetID(rawValue: 0)
-        var soaTTL: UInt32 = 0
-        var soaMinimum: UInt32 = 0
-        var serial: UInt32 = 0
-
-        for (nodeNumber, node) in nodes.enumerated() {
-            var flags: Zone.NodeFlags = []
-            if nodeNumber == 0 { flags.insert(.apex) }
-            if cuts.contains(node.name) { flags.insert(.cut) }
-            if dnames.contains(node.name) { flags.insert(.dname) }
-            if node.rrsets.contains(where: { $0.type == .cname }) { flags.insert(.cname) }
-            let nameStart = Int32(arena.count)
-            arena.append(contentsOf: node.name.wire)
-            // Apex SOA then NS first: the order ANY and transfers expect.
-            let ordered = node.rrsets.sorted { rank($0.type) < rank($1.type) }
-            let firstSet = Int32(flatSets.count)
-            for (type, records) in ordered {
-                if type == .soa && nodeNumber == 0 {
-                    soaID = RRSetID(rawValue: Int32(flatSets.count))
-                    let fields = soaFields(records[0].rdata)
-                    soaTTL = records[0].ttl
-                    serial = fields.serial
-                    soaMinimum = fields.minimum
-                }
-                flatSets.append(
-                    Zone.RRSetEntry(
-                        type: type, firstRecord: Int32(flatRecords.count), recordCount: Int32(records.count)))
-                for record in records {
-                    if let target = additionalTarget(record) {
-                        pendingTargets.append((flatRecords.count, target))
-                    }
-                    flatRecords.append(
-                        Zone.RecordEntry(
-                            ttl: record.ttl, rdataStart: Int32(arena.count),
-                            rdataLength: UInt16(record.rdata.count),
-                            targetNode: -1))
-                    arena.append(contentsOf: record.rdata)
-                }
-            }
-            flatNodes.append(
+        let nodeCount = names.count
+        var nodes: [Zone.Node] = []
+        nodes.reserveCapacity(nodeCount)
+        for node in 0..<nodeCount {
+            let (nameStart, nameLength) = names.keyRange(Int32(node))
+            nodes.append(
                 Zone.Node(
-                    nameStart: nameStart, nameLength: UInt8(node.name.wire.count), flags: flags,
-                    firstRRSet: firstSet,
-                    rrsetCount: Int32(ordered.count), cutAbove: -1, wildcardChild: -1))
+                    nameStart: nameStart, nameLength: nameLength, flags: flags[node],
+                    firstRRSet: firstRRSet[node],
+                    rrsetCount: rrsetCount[node], cutAbove: cutAbove[node], wildcardChild: -1))
         }
-        for (number, node) in nodes.enumerated() {
-            if let parent = node.name.parent, let cut = cutAtOrAbove(parent), let cutIndex = nodeIndex[cut] {
-                flatNodes[number].cutAbove = Int32(cutIndex)
-            }
-            if node.name.wire.starts(with: [1, UInt8(ascii: "*")]), let parent = node.name.parent,
-                let parentIndex = nodeIndex[parent]
-            {
-                flatNodes[parentIndex].wildcardChild = Int32(number)
+        names.keys.withUnsafeBytes { keys in
+            for node in 1..<nodeCount {
+                let start = Int(nodes[node].nameStart)
+                if keys[start] == 1 && keys[start + 1] == UInt8(ascii: "*") {
+                    nodes[Int(parent[node])].wildcardChild = Int32(node)
+                }
             }
         }
-        for (record, target) in pendingTargets {
-            if let node = nodeIndex[target] { flatRecords[record].targetNode = Int32(node) }
+        var lowered = [UInt8](repeating: 0, count: NameLimits.maxWireLength)
+        for set in rrsets.indices {
+            // The name whose addresses go in the additional section (RFC 1035 §3.3.9, §3.3.11; RFC 2782).
+            let offset: Int
+            switch rrsets[set].type {
+            case .ns: offset = 0
+            case .mx: offset = 2
+            case .srv: offset = 6
+            default: continue
+            }
+            for record in recordRange(set) {
+                records[record].targetNode = lookUpName(inRData: record, at: offset, scratch: &lowered) ?? -1
+            }
         }
-        let index = NameIndex(nodes.enumerated().map { ($0.element.name.wire, Int32($0.offset)) })
+        let soa = rrset(0, .soa)!
+        let soaRecord = records[recordRange(soa).lowerBound]
+        let (serial, minimum) = withRData(recordRange(soa).lowerBound) { soaFields($0) }
         return Zone(
-            origin: origin, source: source, serial: serial, soa: soaID, negativeTTL: min(soaTTL, soaMinimum),
-            nodes: flatNodes, rrsets: flatSets, records: flatRecords, arena: arena, index: index)
+            origin: origin, source: source, serial: serial, soa: RRSetID(rawValue: Int32(soa)),
+            negativeTTL: min(soaRecord.ttl, minimum), nodes: nodes, rrsets: rrsets, records: records,
+            rdata: table.rdata, index: names)
     }
 
-    private func rank(_ type: RecordType) -> Int {
+    private static func rank(_ type: RecordType) -> Int {
         switch type {
         case .soa: 0
         case .ns: 1
@@ -323,27 +450,63 @@ private struct Checker {
         }
     }
 
-    /// The name whose addresses go in the additional section (RFC 1035 §3.3.9, §3.3.11; RFC 2782).
-    private func additionalTarget(_ record: ZoneRecord) -> DomainName? {
-        let offset: Int
-        switch record.type {
-        case .ns: offset = 0
-        case .mx: offset = 2
-        case .srv: offset = 6
-        default: return nil
+    private func soaFields(_ bytes: UnsafeRawBufferPointer) -> (serial: UInt32, minimum: UInt32) {
+        let names = nameLength(bytes, from: 0) + nameLength(bytes, from: nameLength(bytes, from: 0))
+        func word(_ at: Int) -> UInt32 {
+            UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8
+                | UInt32(bytes[at + 3])
         }
-        guard record.rdata.count > offset else { return nil }
-        return DomainName(wire: Array(record.rdata[offset...]))?.lowercased()
+        return (word(names), word(names + 16))
     }
 
-    private func soaFields(_ rdata: [UInt8]) -> (serial: UInt32, minimum: UInt32) {
-        rdata.withUnsafeBytes { bytes in
-            let names = nameLength(bytes, from: 0) + nameLength(bytes, from: nameLength(bytes, from: 0))
-            func word(_ at: Int) -> UInt32 {
-                UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8
-                    | UInt32(bytes[at + 3])
+    // MARK: Small accessors
+
+    private func rrsetRange(_ node: Int32) -> Range<Int> {
+        Int(firstRRSet[Int(node)])..<Int(firstRRSet[Int(node)] + rrsetCount[Int(node)])
+    }
+
+    private func recordRange(_ set: Int) -> Range<Int> {
+        Int(rrsets[set].firstRecord)..<Int(rrsets[set].firstRecord + rrsets[set].recordCount)
+    }
+
+    private func rrset(_ node: Int32, _ type: RecordType) -> Int? {
+        rrsetRange(node).first { rrsets[$0].type == type }
+    }
+
+    private func location(_ record: Int) -> SourceLocation { table.location(Int(recordSource[record])) }
+    private func line(_ record: Int) -> Int32 { table.entries[Int(recordSource[record])].line }
+    private func owner(_ record: Int) -> DomainName { table.owner(Int(recordSource[record])) }
+    private func name(_ node: Int32) -> DomainName {
+        names.withKey(node) { DomainName(trustedWire: Array($0)) }
+    }
+
+    private func withRData<R>(_ record: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        table.withRData(Int(recordSource[record]), body)
+    }
+
+    /// The node named by the domain name that fills output record `record`'s RDATA from
+    /// `offset` to its end, if that is one valid name and a node of this zone.
+    private func lookUpName(inRData record: Int, at offset: Int, scratch: inout [UInt8]) -> Int32? {
+        withRData(record) { rdata -> Int32? in
+            guard rdata.count > offset else { return nil }
+            let target = UnsafeRawBufferPointer(rebasing: rdata[offset...])
+            guard DomainName.isValidWire(target) else { return nil }
+            return scratch.withUnsafeMutableBytes { lowered in
+                for k in 0..<target.count { lowered[k] = asciiLowercase(target[k]) }
+                return names.find(UnsafeRawBufferPointer(rebasing: lowered[0..<target.count]))
             }
-            return (word(names), word(names + 16))
         }
     }
+}
+
+/// Whether the uncompressed name `name` equals `origin` (lowercase) or lies below it, ignoring
+/// ASCII case (RFC 4343).
+private func isAtOrBelow(_ name: UnsafeRawBufferPointer, _ origin: UnsafeRawBufferPointer) -> Bool {
+    guard name.count >= origin.count else { return false }
+    let offset = name.count - origin.count
+    var index = 0
+    while index < offset { index += 1 + Int(name[index]) }
+    guard index == offset else { return false }
+    for k in 0..<origin.count where asciiLowercase(name[offset + k]) != origin[k] { return false }
+    return true
 }

@@ -2,7 +2,7 @@ import CLDNS
 import DNSWire
 import Foundation
 
-/// Reads RFC 1035 §5 master files into ``ZoneRecord``s, through libldns.
+/// Reads RFC 1035 §5 master files into a ``ZoneRecordTable``, through libldns.
 ///
 /// The reader splits the file into entries itself (comments, parentheses, quotes) so that every
 /// record keeps the line it starts on and `$INCLUDE` keeps the included file's own line numbers;
@@ -15,8 +15,10 @@ public struct ZoneFileReader {
     /// TTL used before any `$TTL` when a record gives none (ldns's and NSD's default).
     public static let defaultTTL: UInt32 = 3600
 
-    public private(set) var records: [ZoneRecord] = []
+    public private(set) var records = ZoneRecordTable()
     public private(set) var diagnostics: [ZoneDiagnostic] = []
+    /// One record's RDATA, gathered from ldns's fields; reused for every record.
+    private var rdataScratch: [UInt8] = []
 
     public init() {}
 
@@ -36,16 +38,20 @@ public struct ZoneFileReader {
         }
         var state = ParseState(origin: origin, ttl: ttl)
         defer { state.release() }
-        for entry in EntrySplitter.split(Array(data)) {
-            let location = SourceLocation(file: path, line: entry.line)
-            if let problem = entry.problem {
-                error(location, problem)
-                continue
-            }
-            if entry.text.first == UInt8(ascii: "$") {
-                directive(entry, location: location, path: path, state: &state, depth: depth)
-            } else {
-                record(entry, location: location, state: &state)
+        let file = records.fileNumber(path)
+        if depth == 0 { records.reserve(forFileOf: data.count) }
+        data.withUnsafeBytes { bytes in
+            EntrySplitter.split(bytes.bindMemory(to: UInt8.self)) { entry in
+                if let problem = entry.problem {
+                    error(SourceLocation(file: path, line: entry.line), problem)
+                } else if entry.text.first == UInt8(ascii: "$") {
+                    directive(
+                        entry, location: SourceLocation(file: path, line: entry.line), path: path,
+                        state: &state,
+                        depth: depth)
+                } else {
+                    record(entry, file: file, path: path, state: &state)
+                }
             }
         }
     }
@@ -98,7 +104,7 @@ public struct ZoneFileReader {
     }
 
     private mutating func record(
-        _ entry: EntrySplitter.Entry, location: SourceLocation, state: inout ParseState
+        _ entry: EntrySplitter.Entry, file: Int32, path: String, state: inout ParseState
     ) {
         var rr: UnsafeMutablePointer<ldns_rr>? = nil
         // `cString` ends in NUL already, so ldns reads the entry in place.
@@ -108,43 +114,38 @@ public struct ZoneFileReader {
             }
         }
         guard status == LDNS_STATUS_OK, let rr else {
-            error(location, "cannot parse record: \(String(cString: ldns_get_errorstr_by_id(status)))")
+            error(
+                SourceLocation(file: path, line: entry.line),
+                "cannot parse record: \(String(cString: ldns_get_errorstr_by_id(status)))")
             return
         }
         defer { ldns_rr_free(rr) }
-        var wire: UnsafeMutablePointer<UInt8>? = nil
-        var size = 0
-        guard ldns_rr2wire(&wire, rr, Int32(LDNS_SECTION_ANSWER.rawValue), &size) == LDNS_STATUS_OK, let wire
-        else {
-            error(location, "cannot encode record")
+        // The owner and each field are kept in uncompressed wire format: the RDATA is their
+        // concatenation (what `ldns_rr2wire` writes, without its buffer).
+        rdataScratch.removeAll(keepingCapacity: true)
+        for field in 0..<ldns_rr_rd_count(rr) {
+            let rdf = ldns_rr_rdf(rr, field)
+            rdataScratch.append(
+                contentsOf: UnsafeRawBufferPointer(start: ldns_rdf_data(rdf), count: ldns_rdf_size(rdf)))
+        }
+        let ownerField = ldns_rr_owner(rr)
+        let owner = UnsafeRawBufferPointer(start: ldns_rdf_data(ownerField), count: ldns_rdf_size(ownerField))
+        guard DomainName.isValidWire(owner) else {
+            error(SourceLocation(file: path, line: entry.line), "owner name is not valid")
             return
         }
-        defer { free(wire) }
-        let bytes = UnsafeRawBufferPointer(start: wire, count: size)
-        let ownerLength = nameLength(bytes, from: 0)
-        // Records of one owner usually follow each other: share the previous owner's storage.
-        let owner: DomainName
-        if let previous = records.last?.owner, previous.wire.elementsEqual(bytes[0..<ownerLength]) {
-            owner = previous
-        } else if let parsed = DomainName(wire: Array(bytes[0..<ownerLength])) {
-            owner = parsed
-        } else {
-            error(location, "owner name is not valid")
-            return
+        let added = rdataScratch.withUnsafeBytes { rdata in
+            records.append(
+                owner: owner, type: RecordType(rawValue: UInt16(ldns_rr_get_type(rr).rawValue)),
+                rrClass: DNSClass(rawValue: UInt16(ldns_rr_get_class(rr).rawValue)), ttl: ldns_rr_ttl(rr),
+                rdata: rdata, file: file, line: entry.line)
         }
-        guard size >= ownerLength + 10 else {
-            error(location, "record is shorter than its fixed fields")
-            return
+        if !added {
+            error(
+                SourceLocation(file: path, line: entry.line),
+                "record data is longer than \(ZoneRecordTable.maxRDataLength) octets, or the zone is too large"
+            )
         }
-        let rdataStart = ownerLength + 10
-        records.append(
-            ZoneRecord(
-                owner: owner,
-                type: RecordType(rawValue: UInt16(ldns_rr_get_type(rr).rawValue)),
-                rrClass: DNSClass(rawValue: UInt16(ldns_rr_get_class(rr).rawValue)),
-                ttl: ldns_rr_ttl(rr),
-                rdata: Array(bytes[rdataStart...]),
-                location: location))
     }
 
     private func parseTTL(_ text: String, end: inout UnsafePointer<CChar>?) -> UInt32? {
@@ -213,10 +214,11 @@ enum EntrySplitter {
         }
     }
 
-    static func split(_ bytes: [UInt8]) -> [Entry] {
-        var entries: [Entry] = []
-        var current: [UInt8] = []
-        var startLine = 1
+    /// Calls `body` with each entry in file order. The entry's bytes are reused for the next
+    /// one: `body` must not keep them.
+    static func split(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Entry) -> Void) {
+        var current = Entry(text: [], line: 1)
+        current.cString.removeAll(keepingCapacity: true)
         var line = 1
         var depth = 0
         var quoted = false
@@ -224,65 +226,84 @@ enum EntrySplitter {
         var index = 0
         func finish() {
             hasContent = false
-            while let last = current.last, last == 0x20 || last == 0x09 || last == 0x0D {
-                current.removeLast()
+            while let last = current.cString.last, last == 0x20 || last == 0x09 || last == 0x0D {
+                current.cString.removeLast()
             }
-            if current.contains(where: { $0 != 0x20 && $0 != 0x09 }) {
-                entries.append(Entry(text: current, line: startLine))
+            if current.cString.contains(where: { $0 != 0x20 && $0 != 0x09 }) {
+                current.cString.append(0)
+                body(current)
             }
-            current.removeAll(keepingCapacity: true)
+            current.cString.removeAll(keepingCapacity: true)
         }
         while index < bytes.count {
             let byte = bytes[index]
             let blank = byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
             if !blank && !hasContent {
-                startLine = line
+                current.line = line
                 hasContent = byte != UInt8(ascii: ";")
             }
             switch byte {
             case UInt8(ascii: "\\"):
-                current.append(byte)
+                current.cString.append(byte)
                 if index + 1 < bytes.count {
                     index += 1
-                    current.append(bytes[index])
+                    current.cString.append(bytes[index])
                     if bytes[index] == 0x0A { line += 1 }
                 }
             case UInt8(ascii: "\""):
                 quoted.toggle()
-                current.append(byte)
+                current.cString.append(byte)
             case UInt8(ascii: ";") where !quoted:
                 while index + 1 < bytes.count && bytes[index + 1] != 0x0A { index += 1 }
             case UInt8(ascii: "(") where !quoted:
                 depth += 1
-                current.append(0x20)
+                current.cString.append(0x20)
             case UInt8(ascii: ")") where !quoted:
                 if depth == 0 {
-                    entries.append(Entry(text: current, line: line, problem: "unbalanced ')'"))
-                    current.removeAll()
+                    body(Entry(text: current.cString, line: line, problem: "unbalanced ')'"))
+                    current.cString.removeAll(keepingCapacity: true)
                 } else {
                     depth -= 1
-                    current.append(0x20)
+                    current.cString.append(0x20)
                 }
             case 0x0A:
                 if depth == 0 && !quoted {
                     finish()
                 } else {
-                    current.append(0x20)
+                    current.cString.append(0x20)
                 }
                 line += 1
             default:
-                current.append(byte)
+                guard hasContent else {
+                    current.cString.append(byte)
+                    break
+                }
+                // Ordinary text: copy the run up to the next byte that means something at once.
+                var end = index + 1
+                while end < bytes.count && !isSyntax(bytes[end]) { end += 1 }
+                current.cString.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<end]))
+                index = end - 1
             }
             index += 1
         }
         if depth > 0 || quoted {
-            entries.append(
+            body(
                 Entry(
-                    text: [], line: startLine,
+                    text: [], line: current.line,
                     problem: depth > 0 ? "unbalanced '('" : "unterminated quoted string"))
         } else {
             finish()
         }
-        return entries
+    }
+
+    /// Bytes the splitter acts on; everything else is copied as it is.
+    @inline(__always)
+    private static func isSyntax(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: ";"), UInt8(ascii: "("), UInt8(ascii: ")"),
+            0x0A:
+            true
+        default: false
+        }
     }
 }

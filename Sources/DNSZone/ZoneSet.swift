@@ -8,7 +8,7 @@ public final class ZoneSet: Sendable {
 
     public init(_ zones: [Zone]) {
         self.zones = zones
-        apexes = NameIndex(zones.enumerated().map { ($0.element.origin.wire, Int32($0.offset)) })
+        apexes = NameIndex(zones.map(\.origin.wire))
     }
 
     public static let empty = ZoneSet([])
@@ -49,7 +49,7 @@ extension Zone {
     ) -> R {
         let set = rrsets[Int(rrset.rawValue)]
         let record = records[Int(set.firstRecord)]
-        return arena.withUnsafeBytes { bytes in
+        return rdata.withUnsafeBytes { bytes in
             let start = Int(record.rdataStart)
             return body(
                 record.ttl, UnsafeRawBufferPointer(rebasing: bytes[start..<(start + Int(record.rdataLength))])

@@ -280,3 +280,47 @@ struct ZoneSetTests {
         #expect(below == expected)
     }
 }
+
+@Suite("Zone building at scale: owners in any order, many empty non-terminals")
+struct ZoneBuildingScaleTests {
+    /// 2,000 owners three labels below `d`, listed deepest-first and with one owner's records
+    /// split apart, so the builder meets children before parents, makes about 4,000 empty
+    /// non-terminals (more than the node table was sized for) and merges a scattered owner.
+    static let ownerCount = 2000
+
+    static func text() -> String {
+        var lines: [String] = []
+        for number in (0..<ownerCount).reversed() {
+            lines.append("a\(number).b\(number).c\(number % 100).d IN A 10.0.\(number / 256).\(number % 256)")
+        }
+        lines.append("c7.d IN TXT \"parent after its children\"")
+        lines.append("a5.b5.c5.d IN AAAA 2001:db8::5")  // the same owner as a line far above
+        lines.append("a5.b5.c5.d IN A 10.0.0.5")  // identical to that line: merged (RFC 2181 §5)
+        return zoneText(lines)
+    }
+
+    @Test("every owner answers, every ancestor is an empty non-terminal, and nothing else exists")
+    func everyNameAndAncestor() throws {
+        let zones = TemporaryZones()
+        let loaded = try #require(zones.load("example.com.", Self.text()).success)
+        #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
+        let zone = loaded.zone
+        // The header's SOA, NS and A, the owners' A records, one TXT and one AAAA.
+        #expect(zone.recordCount == 3 + Self.ownerCount + 2)
+        for number in stride(from: 0, to: Self.ownerCount, by: 97) {
+            let owner = "a\(number).b\(number).c\(number % 100).d.example.com."
+            let address: [UInt8] = [10, 0, UInt8(number / 256), UInt8(number % 256)]
+            #expect(zone.records(owner, .a) == [StoredRecord(ttl: 3600, rdata: address)], "\(owner)")
+            #expect(
+                zone.outcome("b\(number).c\(number % 100).d.example.com.", .a)
+                    == "noData b\(number).c\(number % 100).d.example.com.")
+        }
+        #expect(zone.outcome("c42.d.example.com.", .a) == "noData c42.d.example.com.")
+        #expect(zone.outcome("d.example.com.", .a) == "noData d.example.com.")
+        #expect(zone.outcome("c7.d.example.com.", .txt) == "answer c7.d.example.com. TXT")
+        #expect(zone.outcome("c100.d.example.com.", .a) == "nxDomain")
+        #expect(zone.outcome("b1.c2.d.example.com.", .a) == "nxDomain")
+        #expect(zone.records("a5.b5.c5.d.example.com.", .a).count == 1)
+        #expect(zone.outcome("a5.b5.c5.d.example.com.", .aaaa) == "answer a5.b5.c5.d.example.com. AAAA")
+    }
+}
