@@ -237,18 +237,19 @@ def process_tree(root):
     return tree
 
 
-def tree_cpu_seconds(root):
-    """utime+stime+cutime+cstime (fields 14-17) summed over the tree, in seconds.
+def tree_cpu_times(root):
+    """(user, system) seconds summed over the tree: utime+cutime and stime+cstime (fields 14-17).
 
     A process that exited and was reaped counts in its parent's cutime/cstime, so the sum keeps
     the CPU time of server processes that came and went (NSD forks on reload).
     """
-    ticks = 0
+    user = system = 0
     for pid in process_tree(root):
         fields = read_stat(pid)
         if fields:
-            ticks += sum(int(value) for value in fields[11:15])
-    return ticks / CLK_TCK
+            user += int(fields[11]) + int(fields[13])
+            system += int(fields[12]) + int(fields[14])
+    return user / CLK_TCK, system / CLK_TCK
 
 
 def tree_pss_mib(root):
@@ -621,12 +622,14 @@ def measure_startup(server, zone, instance):
 
 def measure_throughput(server, zone, args, test, tcp=False):
     output = os.path.join(server.dir, f"dnsperf-{test}.out")
-    cpu_before = tree_cpu_seconds(server.proc.pid)
+    user_before, system_before = tree_cpu_times(server.proc.pid)
     ticks_before = cpu_ticks()
     perf = Dnsperf(server.port, zone.query_file, output, args.seconds, args.clients, args.outstanding, tcp=tcp)
     row = perf.wait()
     ticks_after = cpu_ticks()
-    server_cpu = tree_cpu_seconds(server.proc.pid) - cpu_before
+    user_after, system_after = tree_cpu_times(server.proc.pid)
+    server_user, server_system = user_after - user_before, system_after - system_before
+    server_cpu = server_user + server_system
     if not server.alive():
         raise BenchError(f"{server.name} died during {test}:\n{server.log_tail()}")
     server_pct = 100 * server_cpu / row["wall_s"]
@@ -635,6 +638,11 @@ def measure_throughput(server, zone, args, test, tcp=False):
         "server": server.name,
         "server_cpu_s": server_cpu,
         "cpu_us_per_query": 1e6 * server_cpu / row["answered"] if row["answered"] else None,
+        # The server's own code against the kernel's work done for it (system calls, and the
+        # loopback delivery that runs on the sender's CPU): the kernel part is much the same
+        # for every server, so it bounds how far the total can fall.
+        "user_us_per_query": 1e6 * server_user / row["answered"] if row["answered"] else None,
+        "system_us_per_query": 1e6 * server_system / row["answered"] if row["answered"] else None,
         "server_cpu_pct": server_pct,
         # All that CPU 0 and CPU 1 did (/proc/stat, kernel network work included): well above
         # the server's and dnsperf's own share means something else was running there.
@@ -754,7 +762,8 @@ def throughput_table(results, test, servers):
         if not row:
             continue
         cpu = row["cpu_us_per_query"]
-        rows.append([name, fmt(row["qps"]), fmt(cpu, 2), fmt(row["server_cpu_pct"], 0, " %"),
+        rows.append([name, fmt(row["qps"]), fmt(cpu, 2), fmt(row.get("user_us_per_query"), 2),
+                     fmt(row.get("system_us_per_query"), 2), fmt(row["server_cpu_pct"], 0, " %"),
                      fmt(row["dnsperf_cpu_pct"], 0, " %"), fmt(row["lost"]), fmt(row["avg_latency_ms"], 3),
                      fmt(row["p99_latency_ms"], 3),
                      ratio(cpu, nsd and nsd["cpu_us_per_query"]), ratio(cpu, knot and knot["cpu_us_per_query"]),
@@ -762,7 +771,8 @@ def throughput_table(results, test, servers):
         notes.append(f"- {name}: {codes_text(row['rcodes'])}; CPU 0 busy {fmt(row['cpu0_busy_pct'], 0, ' %')}, "
                      f"CPU 1 busy {fmt(row['cpu1_busy_pct'], 0, ' %')}"
                      + (f"; TCP reconnections {row['reconnections']}" if test.startswith("tcp") else ""))
-    headers = ["server", "QPS", "CPU µs/query", "server CPU %", "dnsperf CPU %", "lost", "avg latency ms",
+    headers = ["server", "QPS", "CPU µs/query", "of which user", "of which kernel", "server CPU %",
+               "dnsperf CPU %", "lost", "avg latency ms",
                "p99 latency ms", "CPU/query vs NSD", "vs Knot", "QPS vs NSD", "vs Knot"]
     return (markdown_table(headers, rows) + "\n\nResponse codes, and all CPU use on the two CPUs (/proc/stat):\n"
             + "\n".join(notes))

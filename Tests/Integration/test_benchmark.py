@@ -32,6 +32,9 @@ def test_quick_benchmark_runs_all_three_servers_and_reports_every_measure(tmp_pa
             # The query mix has existing names and NXDOMAIN names; nothing else may come back.
             assert set(row["rcodes"]) == {"NOERROR", "NXDOMAIN"}, f"{test} {server}: {row['rcodes']}"
             assert row["cpu_us_per_query"] > 0
+            # The user and kernel columns split the total, nothing more or less.
+            split = row["user_us_per_query"] + row["system_us_per_query"]
+            assert abs(split - row["cpu_us_per_query"]) < 1e-6, f"{test} {server}: {split} vs {row['cpu_us_per_query']}"
     startup = {(row["server"], row["zone"]): row for row in results["startup"]}
     for server in servers:
         for zone in ("small", "big"):
