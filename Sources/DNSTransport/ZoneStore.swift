@@ -1,4 +1,5 @@
 import DNSZone
+import Foundation
 import Synchronization
 
 /// The zones being served. Transports take a snapshot per batch of packets; a reload swaps in a
@@ -12,7 +13,23 @@ public final class ZoneStore: Sendable {
 
     public var snapshot: ZoneSet { current.withLock { $0 } }
 
-    public func replace(with zones: ZoneSet) {
-        current.withLock { $0 = zones }
+    /// Serves `zones` from now on, and frees the set it replaces on the calling thread.
+    ///
+    /// Freeing a million-name zone takes milliseconds. Under the lock it would stall every
+    /// transport waiting for a snapshot; left to whoever drops the last reference, it would
+    /// often be a DNS worker finishing its batch. So the old set is taken out of the lock, and
+    /// the caller waits (up to `patience`) until no transport still holds it before letting go.
+    public func replace(with zones: ZoneSet, patience: Duration = .seconds(1)) {
+        var retired = current.withLock { held in
+            let old = held
+            held = zones
+            return old
+        }
+        let deadline = ContinuousClock.now + patience
+        // A transport holds a snapshot for one batch of packets or one TCP read: microseconds.
+        while !isKnownUniquelyReferenced(&retired) && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        withExtendedLifetime(retired) {}
     }
 }

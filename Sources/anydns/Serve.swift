@@ -142,7 +142,9 @@ struct Serve: AsyncParsableCommand {
 
         let signals = SignalHandlers(logger: logger)
         signals.on(SIGHUP) {
-            reload(store: store, monitor: monitor, metrics: metrics, logger: logger)
+            runAtLowPriority {
+                reload(store: store, monitor: monitor, metrics: metrics, logger: logger)
+            }
         }
         signals.on(SIGINT) {
             logger.notice("SIGINT: stopping now")
@@ -324,6 +326,23 @@ private final class SourceList: @unchecked Sendable {
         defer { lock.unlock() }
         sources.append(source)
     }
+}
+
+/// Runs `work` on a thread of its own at nice 10 and waits for it. A reload is seconds of CPU
+/// for a big zone; where it shares a core with DNS workers, the scheduler then lets a worker
+/// that has queries preempt it at once instead of after its time slice. (A pooled Dispatch
+/// thread cannot be used: an unprivileged process cannot lower its nice value again.)
+func runAtLowPriority(_ work: @escaping @Sendable () -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        // On Linux, PRIO_PROCESS with id 0 sets the nice value of the calling thread only.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        work()
+        done.signal()
+    }
+    thread.name = "anydns reload"
+    thread.start()
+    done.wait()
 }
 
 /// Ends the process with `code` once serving has stopped. `exit(3)` would run global destructors
