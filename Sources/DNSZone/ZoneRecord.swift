@@ -133,21 +133,23 @@ public struct ZoneRecordTable: Sendable {
         return DomainName(trustedWire: Array(owners[start..<(start + Int(entry.ownerLength))]))
     }
 
+    /// Calls `body` with the owner of `record` as written.
     func withOwner<R>(_ record: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let entry = entries[record]
-        return owners.withUnsafeBytes {
-            body(
-                UnsafeRawBufferPointer(
-                    rebasing: $0[Int(entry.ownerStart)..<(Int(entry.ownerStart) + Int(entry.ownerLength))]))
-        }
+        return Self.withSlice(of: owners, from: entry.ownerStart, count: Int(entry.ownerLength), body)
     }
 
+    /// Calls `body` with the RDATA of `record`.
     func withRData<R>(_ record: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let entry = entries[record]
-        return rdata.withUnsafeBytes {
-            body(
-                UnsafeRawBufferPointer(
-                    rebasing: $0[Int(entry.rdataStart)..<(Int(entry.rdataStart) + Int(entry.rdataLength))]))
+        return Self.withSlice(of: rdata, from: entry.rdataStart, count: Int(entry.rdataLength), body)
+    }
+
+    private static func withSlice<R>(
+        of buffer: [UInt8], from start: Int32, count: Int, _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R {
+        buffer.withUnsafeBytes {
+            body(UnsafeRawBufferPointer(rebasing: $0[Int(start)..<(Int(start) + count)]))
         }
     }
 
