@@ -128,14 +128,18 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether `self` equals `other` or lies below it, compared case-insensitively.
     public func isSubdomain(of other: DomainName) -> Bool {
-        guard wire.count >= other.wire.count else { return false }
-        let offset = wire.count - other.wire.count
-        // The suffix must start on a label boundary of self.
+        wire.withUnsafeBytes { name in other.wire.withUnsafeBytes { DomainName.isSubdomain(name, of: $0) } }
+    }
+
+    /// ``isSubdomain(of:)`` on uncompressed wire names in place.
+    public static func isSubdomain(_ name: UnsafeRawBufferPointer, of other: UnsafeRawBufferPointer) -> Bool {
+        guard name.count >= other.count else { return false }
+        let offset = name.count - other.count
+        // The suffix must start on a label boundary of name.
         var index = 0
-        while index < offset { index += 1 + Int(wire[index]) }
+        while index < offset { index += 1 + Int(name[index]) }
         guard index == offset else { return false }
-        for k in 0..<other.wire.count where asciiLowercase(wire[offset + k]) != asciiLowercase(other.wire[k])
-        {
+        for k in 0..<other.count where asciiLowercase(name[offset + k]) != asciiLowercase(other[k]) {
             return false
         }
         return true

@@ -130,12 +130,11 @@ private struct Checker {
                 run += 1
                 if run + lookahead < runHashes.count { names.prefetch(hash: runHashes[run + lookahead]) }
                 node = table.withOwner(number) { owner in
-                    guard origin.wire.withUnsafeBytes({ isAtOrBelow(owner, $0) }) else { return -1 }
-                    return lowered.withUnsafeMutableBytes { scratch in
-                        for k in 0..<owner.count { scratch[k] = asciiLowercase(owner[k]) }
-                        return names.insert(
-                            UnsafeRawBufferPointer(rebasing: scratch[0..<owner.count]), hash: runHashes[run]
-                        ).number
+                    guard origin.wire.withUnsafeBytes({ DomainName.isSubdomain(owner, of: $0) }) else {
+                        return -1
+                    }
+                    return withLowercased(owner, in: &lowered) {
+                        names.insert($0, hash: runHashes[run]).number
                     }
                 }
             }
@@ -161,21 +160,22 @@ private struct Checker {
         var scratch = [UInt8](repeating: 0, count: NameLimits.maxWireLength)
         var node: Int32 = 1
         while Int(node) < names.count {
+            // The parent is the node's own key without its first label.
             let (start, length) = names.keyRange(node)
+            let firstLabel = 1 + Int(names.keys[Int(start)])
+            let suffix = (Int(start) + firstLabel)..<(Int(start) + Int(length))
             let found: Int32? = names.keys.withUnsafeBytes { keys in
-                let first = 1 + Int(keys[Int(start)])
-                let suffix = UnsafeRawBufferPointer(
-                    rebasing: keys[(Int(start) + first)..<(Int(start) + Int(length))])
-                if let known = names.find(suffix) { return known }
-                scratch.withUnsafeMutableBytes { $0.copyMemory(from: suffix) }
+                let bytes = UnsafeRawBufferPointer(rebasing: keys[suffix])
+                if let known = names.find(bytes) { return known }
+                // Not known yet: an empty non-terminal. Copied out, as inserting moves the keys.
+                scratch.withUnsafeMutableBytes { $0.copyMemory(from: bytes) }
                 return nil
             }
             if let found {
                 parent[Int(node)] = found
             } else {
-                let suffixLength = Int(length) - 1 - Int(names.keys[Int(start)])
                 parent[Int(node)] = scratch.withUnsafeBytes {
-                    names.insert(UnsafeRawBufferPointer(rebasing: $0[0..<suffixLength])).number
+                    names.insert(UnsafeRawBufferPointer(rebasing: $0[0..<suffix.count])).number
                 }
                 parent.append(-1)
             }
@@ -491,22 +491,17 @@ private struct Checker {
             guard rdata.count > offset else { return nil }
             let target = UnsafeRawBufferPointer(rebasing: rdata[offset...])
             guard DomainName.isValidWire(target) else { return nil }
-            return scratch.withUnsafeMutableBytes { lowered in
-                for k in 0..<target.count { lowered[k] = asciiLowercase(target[k]) }
-                return names.find(UnsafeRawBufferPointer(rebasing: lowered[0..<target.count]))
-            }
+            return withLowercased(target, in: &scratch) { names.find($0) }
         }
     }
 }
 
-/// Whether the uncompressed name `name` equals `origin` (lowercase) or lies below it, ignoring
-/// ASCII case (RFC 4343).
-private func isAtOrBelow(_ name: UnsafeRawBufferPointer, _ origin: UnsafeRawBufferPointer) -> Bool {
-    guard name.count >= origin.count else { return false }
-    let offset = name.count - origin.count
-    var index = 0
-    while index < offset { index += 1 + Int(name[index]) }
-    guard index == offset else { return false }
-    for k in 0..<origin.count where asciiLowercase(name[offset + k]) != origin[k] { return false }
-    return true
+/// Calls `body` with `name` ASCII-lowercased (RFC 4343) in `scratch`, which holds a whole name.
+private func withLowercased<R>(
+    _ name: UnsafeRawBufferPointer, in scratch: inout [UInt8], _ body: (UnsafeRawBufferPointer) -> R
+) -> R {
+    scratch.withUnsafeMutableBytes { lowered in
+        for k in 0..<name.count { lowered[k] = asciiLowercase(name[k]) }
+        return body(UnsafeRawBufferPointer(rebasing: lowered[0..<name.count]))
+    }
 }
