@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // libldns (NLnet Labs), used only to read zone files: never on the query path.
@@ -28,12 +29,32 @@ let package = Package(
         .target(name: "DNSWire"),
         // Zone files through libldns, semantic checks, immutable lookup snapshots.
         .target(name: "DNSZone", dependencies: ["DNSWire", "CLDNS", "CAnydnsSystem"]),
+        // TSIG keys and message authentication (RFC 8945), address/key access control lists.
+        .target(
+            name: "DNSAuth",
+            dependencies: ["DNSWire", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Query bytes in, response bytes out (RFC 1034 §4.3.2 and friends). No I/O.
-        .target(name: "DNSResponder", dependencies: ["DNSWire", "DNSZone"]),
+        .target(name: "DNSResponder", dependencies: ["DNSWire", "DNSZone", "DNSAuth"]),
+        // Zone transfers as messages: the AXFR/IXFR producer, request builders, the reader of
+        // transfer answers (RFC 5936, RFC 1995, RFC 1996). No I/O.
+        .target(name: "DNSXfr", dependencies: ["DNSWire", "DNSZone", "DNSAuth", "DNSResponder"]),
         // Non-blocking UDP and TCP listeners on Dispatch.
         .target(
             name: "DNSTransport",
-            dependencies: ["DNSResponder", "CAnydnsSystem", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "DNSResponder", "DNSXfr", "DNSAuth", "CAnydnsSystem",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The life of every zone: loading, reloading, secondary refresh and expiry, transfers in,
+        // NOTIFY out, stored copies and timers.
+        .target(
+            name: "ZoneService",
+            dependencies: [
+                "DNSWire", "DNSZone", "DNSAuth", "DNSXfr", "DNSTransport", "CAnydnsSystem",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The YAML configuration file and its validation.
         .target(name: "AnydnsConfig", dependencies: ["Yams"]),
@@ -41,7 +62,8 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
-                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "CAnydnsSystem",
+                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "CAnydnsSystem", "DNSXfr",
+                "ZoneService",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -51,7 +73,8 @@ let package = Package(
         .executableTarget(
             name: "anydns",
             dependencies: [
-                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig", "Operations",
+                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig", "Operations", "DNSAuth",
+                "ZoneService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -63,6 +86,12 @@ let package = Package(
         .testTarget(
             name: "DNSResponderTests", dependencies: ["DNSResponder", "DNSZone", "DNSWire", "TestSupport"]),
         .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig"]),
+        .testTarget(name: "DNSAuthTests", dependencies: ["DNSAuth", "DNSWire", "TestSupport"]),
+        .testTarget(
+            name: "ZoneServiceTests",
+            dependencies: [
+                "ZoneService", "DNSXfr", "DNSZone", "DNSWire", "DNSAuth", "DNSResponder", "TestSupport",
+            ]),
         .testTarget(
             name: "OperationsTests", dependencies: ["Operations", "DNSZone", "DNSWire", "TestSupport"]),
     ],

@@ -19,6 +19,68 @@ public struct Configuration: Equatable, Sendable {
     public var lameDuck: Double = 5
     /// While this file exists, `/readyz` is 503 (planned maintenance).
     public var maintenanceFile: String? = nil
+    /// TSIG keys (RFC 8945), by name.
+    public var keys: [Key] = []
+    /// Other servers (primaries, secondaries to notify), by name.
+    public var remotes: [Remote] = []
+    /// Access control lists, by name, used by zones' `allow-transfer` and `allow-notify`.
+    public var acls: [ACL] = []
+    /// Directory for transferred zones, journals and timers; `nil` keeps them in memory only.
+    public var storage: String? = nil
+    /// How much IXFR history (RFC 1995) each zone keeps.
+    public var journal = Journal()
+
+    /// A TSIG key: `name`, `algorithm` (hmac-sha1/256/384/512) and a base64 secret, given inline
+    /// or read from `secret-file` (so the YAML can be shared without the secret).
+    public struct Key: Equatable, Sendable {
+        public var name: String
+        public var algorithm: String
+        public var secret: String
+
+        public init(name: String, algorithm: String, secret: String) {
+            self.name = name
+            self.algorithm = algorithm
+            self.secret = secret
+        }
+    }
+
+    /// Another server: one or more `ADDR:PORT` / `[ADDR6]:PORT`, and the key to sign with.
+    public struct Remote: Equatable, Sendable {
+        public var name: String
+        public var addresses: [String]
+        public var key: String?
+
+        public init(name: String, addresses: [String], key: String? = nil) {
+            self.name = name
+            self.addresses = addresses
+            self.key = key
+        }
+    }
+
+    /// Address prefixes and, optionally, a key: with both, both must match.
+    public struct ACL: Equatable, Sendable {
+        public var name: String
+        public var prefixes: [String]
+        public var key: String?
+
+        public init(name: String, prefixes: [String], key: String? = nil) {
+            self.name = name
+            self.prefixes = prefixes
+            self.key = key
+        }
+    }
+
+    public struct Journal: Equatable, Sendable {
+        /// Versions kept per zone.
+        public var maxEntries: Int = 100
+        /// Bytes of differences kept per zone.
+        public var maxBytes: Int = 16 << 20
+
+        public init(maxEntries: Int = 100, maxBytes: Int = 16 << 20) {
+            self.maxEntries = maxEntries
+            self.maxBytes = maxBytes
+        }
+    }
 
     public struct DNS: Equatable, Sendable {
         /// DNS port on the anycast and management addresses.
@@ -66,13 +128,31 @@ public struct Configuration: Equatable, Sendable {
     public struct ZoneEntry: Equatable, Sendable {
         /// Absolute domain name with trailing dot, as written.
         public var origin: String
-        /// Path of the zone file; relative paths are resolved against the configuration file's directory.
+        /// Path of the zone file; relative paths are resolved against the configuration file's
+        /// directory. Empty for a secondary zone, which lives in `storage`.
         public var file: String
+        /// Remotes to transfer the zone from: set for a secondary zone.
+        public var primaries: [String] = []
+        /// ACL names allowed to transfer the zone (default: nobody).
+        public var allowTransfer: [String] = []
+        /// ACL names allowed to send NOTIFY for the zone (default: nobody).
+        public var allowNotify: [String] = []
+        /// Remotes to send NOTIFY to on every new serial (RFC 1996).
+        public var notify: [String] = []
 
-        public init(origin: String, file: String) {
+        public init(
+            origin: String, file: String, primaries: [String] = [], allowTransfer: [String] = [],
+            allowNotify: [String] = [], notify: [String] = []
+        ) {
             self.origin = origin
             self.file = file
+            self.primaries = primaries
+            self.allowTransfer = allowTransfer
+            self.allowNotify = allowNotify
+            self.notify = notify
         }
+
+        public var isSecondary: Bool { !primaries.isEmpty }
     }
 
     public struct Identity: Equatable, Sendable {
@@ -133,11 +213,32 @@ extension Configuration {
         }
         var configuration = try parse(text, file: path)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        for index in configuration.zones.indices where !configuration.zones[index].file.hasPrefix("/") {
+        for index in configuration.zones.indices
+        where !configuration.zones[index].file.isEmpty && !configuration.zones[index].file.hasPrefix("/") {
             configuration.zones[index].file = directory + "/" + configuration.zones[index].file
         }
         if let file = configuration.maintenanceFile, !file.hasPrefix("/") {
             configuration.maintenanceFile = directory + "/" + file
+        }
+        if let storage = configuration.storage, !storage.hasPrefix("/") {
+            configuration.storage = directory + "/" + storage
+        }
+        for index in configuration.keys.indices where configuration.keys[index].secret.hasPrefix("file:") {
+            var secretFile = String(configuration.keys[index].secret.dropFirst("file:".count))
+            if !secretFile.hasPrefix("/") { secretFile = directory + "/" + secretFile }
+            guard let data = FileManager.default.contents(atPath: secretFile),
+                let text = String(data: data, encoding: .utf8)
+            else {
+                throw ConfigurationError(
+                    file: path, key: "keys[\(index)].secret-file", message: "cannot read \(secretFile)")
+            }
+            let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard Data(base64Encoded: secret) != nil, !secret.isEmpty else {
+                throw ConfigurationError(
+                    file: path, key: "keys[\(index)].secret-file",
+                    message: "\(secretFile) does not hold a base64 secret")
+            }
+            configuration.keys[index].secret = secret
         }
         return configuration
     }
@@ -159,7 +260,7 @@ extension Configuration {
 }
 
 /// Walks the YAML tree, checking each key against the keys allowed at that place.
-private struct NodeReader {
+struct NodeReader {
     let file: String
 
     func fail(_ key: String, _ message: String) -> ConfigurationError {
@@ -216,7 +317,7 @@ private struct NodeReader {
             root, at: "",
             allowed: [
                 "dns", "listen", "zones", "identity", "management", "health", "lame-duck", "maintenance-file",
-                "limits",
+                "limits", "keys", "remotes", "acls", "storage", "journal",
             ])
         var configuration = Configuration(listen: [], zones: [])
         if let listen = top["listen"] {
@@ -230,13 +331,15 @@ private struct NodeReader {
                 configuration.listen.append(text)
             }
         }
+        try transferSettings(top, into: &configuration)
         if let zones = top["zones"] {
             var seen: Set<String> = []
             for (index, item) in try sequence(zones, at: "zones").enumerated() {
                 let path = "zones[\(index)]"
-                let fields = try mapping(item, at: path, allowed: ["origin", "file"])
+                let fields = try mapping(
+                    item, at: path,
+                    allowed: ["origin", "file", "primaries", "allow-transfer", "allow-notify", "notify"])
                 guard let originNode = fields["origin"] else { throw fail("\(path).origin", "missing") }
-                guard let fileNode = fields["file"] else { throw fail("\(path).file", "missing") }
                 let origin = try string(originNode, at: "\(path).origin")
                 guard isDomainName(origin) else {
                     throw fail("\(path).origin", "expected a domain name such as example.com., got \(origin)")
@@ -245,8 +348,30 @@ private struct NodeReader {
                 guard seen.insert(canonical).inserted else {
                     throw fail("\(path).origin", "zone \(origin) is listed twice")
                 }
-                configuration.zones.append(
-                    .init(origin: origin, file: try string(fileNode, at: "\(path).file")))
+                let remoteNames = configuration.remotes.map(\.name)
+                let aclNames = configuration.acls.map(\.name)
+                let primaries = try names(
+                    fields["primaries"], at: "\(path).primaries", among: remoteNames, kind: "remote")
+                var entry = Configuration.ZoneEntry(
+                    origin: origin, file: "", primaries: primaries,
+                    allowTransfer: try names(
+                        fields["allow-transfer"], at: "\(path).allow-transfer", among: aclNames, kind: "acl"),
+                    allowNotify: try names(
+                        fields["allow-notify"], at: "\(path).allow-notify", among: aclNames, kind: "acl"),
+                    notify: try names(
+                        fields["notify"], at: "\(path).notify", among: remoteNames, kind: "remote"))
+                if let fileNode = fields["file"] {
+                    guard primaries.isEmpty else {
+                        throw fail(
+                            "\(path).file",
+                            "a secondary zone (with primaries) is kept in storage; give file or primaries, not both"
+                        )
+                    }
+                    entry.file = try string(fileNode, at: "\(path).file")
+                } else if primaries.isEmpty {
+                    throw fail("\(path).file", "missing (or primaries, for a secondary zone)")
+                }
+                configuration.zones.append(entry)
             }
         }
         if let identity = top["identity"] {
@@ -333,6 +458,164 @@ private struct NodeReader {
         }
         return configuration
     }
+}
+
+extension NodeReader {
+    /// `keys`, `remotes`, `acls`, `storage` and `journal`: what zone transfers and NOTIFY use.
+    /// Read before `zones`, whose entries name them.
+    func transferSettings(_ top: [String: Node], into configuration: inout Configuration)
+        throws(ConfigurationError)
+    {
+        if let keys = top["keys"] {
+            var seen: Set<String> = []
+            for (index, item) in try sequence(keys, at: "keys").enumerated() {
+                let path = "keys[\(index)]"
+                let fields = try mapping(
+                    item, at: path, allowed: ["name", "algorithm", "secret", "secret-file"])
+                guard let nameNode = fields["name"] else { throw fail("\(path).name", "missing") }
+                let name = try string(nameNode, at: "\(path).name")
+                guard isDomainName(name) else {
+                    throw fail("\(path).name", "expected a key name in domain-name form, got \(name)")
+                }
+                guard seen.insert(name.lowercased()).inserted else {
+                    throw fail("\(path).name", "key \(name) is listed twice")
+                }
+                guard let algorithmNode = fields["algorithm"] else {
+                    throw fail("\(path).algorithm", "missing")
+                }
+                let algorithm = try string(algorithmNode, at: "\(path).algorithm").lowercased()
+                let algorithms = ["hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512"]
+                guard algorithms.contains(algorithm) else {
+                    throw fail(
+                        "\(path).algorithm",
+                        "unknown algorithm \(algorithm); allowed: \(algorithms.joined(separator: ", "))")
+                }
+                let secret: String
+                switch (fields["secret"], fields["secret-file"]) {
+                case (let inline?, nil):
+                    secret = try string(inline, at: "\(path).secret")
+                    guard !secret.isEmpty, Data(base64Encoded: secret) != nil else {
+                        throw fail("\(path).secret", "expected a base64 secret")
+                    }
+                case (nil, let file?):
+                    secret = "file:" + (try string(file, at: "\(path).secret-file"))
+                case (nil, nil):
+                    throw fail("\(path).secret", "missing (or secret-file)")
+                default:
+                    throw fail("\(path).secret", "give secret or secret-file, not both")
+                }
+                configuration.keys.append(.init(name: name, algorithm: algorithm, secret: secret))
+            }
+        }
+        let keyNames = configuration.keys.map(\.name)
+        if let remotes = top["remotes"] {
+            var seen: Set<String> = []
+            for (index, item) in try sequence(remotes, at: "remotes").enumerated() {
+                let path = "remotes[\(index)]"
+                let fields = try mapping(item, at: path, allowed: ["name", "address", "key"])
+                guard let nameNode = fields["name"] else { throw fail("\(path).name", "missing") }
+                let name = try string(nameNode, at: "\(path).name")
+                guard seen.insert(name).inserted else {
+                    throw fail("\(path).name", "remote \(name) is listed twice")
+                }
+                guard let addressNode = fields["address"] else { throw fail("\(path).address", "missing") }
+                var addresses: [String] = []
+                for (position, node) in try stringList(addressNode, at: "\(path).address").enumerated() {
+                    guard isListenAddress(node) else {
+                        throw fail(
+                            "\(path).address[\(position)]",
+                            "expected ADDR:PORT or [ADDR6]:PORT with a numeric address, got \(node)")
+                    }
+                    addresses.append(node)
+                }
+                guard !addresses.isEmpty else { throw fail("\(path).address", "needs at least one address") }
+                let key = try fields["key"].map { node throws(ConfigurationError) in
+                    try names(node, at: "\(path).key", among: keyNames, kind: "key")[0]
+                }
+                configuration.remotes.append(.init(name: name, addresses: addresses, key: key))
+            }
+        }
+        if let acls = top["acls"] {
+            var seen: Set<String> = []
+            for (index, item) in try sequence(acls, at: "acls").enumerated() {
+                let path = "acls[\(index)]"
+                let fields = try mapping(item, at: path, allowed: ["name", "address", "key"])
+                guard let nameNode = fields["name"] else { throw fail("\(path).name", "missing") }
+                let name = try string(nameNode, at: "\(path).name")
+                guard seen.insert(name).inserted else {
+                    throw fail("\(path).name", "acl \(name) is listed twice")
+                }
+                var prefixes: [String] = []
+                if let addressNode = fields["address"] {
+                    for (position, text) in try stringList(addressNode, at: "\(path).address").enumerated() {
+                        guard isAddressPrefix(text) else {
+                            throw fail(
+                                "\(path).address[\(position)]",
+                                "expected an address or prefix such as 192.0.2.0/24 or 2001:db8::/32, got \(text)"
+                            )
+                        }
+                        prefixes.append(text)
+                    }
+                }
+                let key = try fields["key"].map { node throws(ConfigurationError) in
+                    try names(node, at: "\(path).key", among: keyNames, kind: "key")[0]
+                }
+                guard !prefixes.isEmpty || key != nil else {
+                    throw fail(path, "needs address, key, or both")
+                }
+                configuration.acls.append(.init(name: name, prefixes: prefixes, key: key))
+            }
+        }
+        if let storage = top["storage"] {
+            configuration.storage = try string(storage, at: "storage")
+        }
+        if let journal = top["journal"] {
+            let fields = try mapping(journal, at: "journal", allowed: ["max-entries", "max-bytes"])
+            if let value = fields["max-entries"] {
+                configuration.journal.maxEntries = try integer(
+                    value, at: "journal.max-entries", range: 1...100_000)
+            }
+            if let value = fields["max-bytes"] {
+                configuration.journal.maxBytes = try integer(
+                    value, at: "journal.max-bytes", range: 1024...(1 << 40))
+            }
+        }
+    }
+
+    /// A name or a list of names, each of which must be one of `among`.
+    func names(_ node: Node?, at key: String, among: [String], kind: String) throws(ConfigurationError)
+        -> [String]
+    {
+        guard let node else { return [] }
+        let list = try stringList(node, at: key)
+        for (index, name) in list.enumerated() where !among.contains(name) {
+            let known = among.isEmpty ? "none is defined" : "defined: \(among.joined(separator: ", "))"
+            throw fail(
+                list.count == 1 && node.scalar != nil ? key : "\(key)[\(index)]",
+                "unknown \(kind) \(name); \(known)")
+        }
+        return list
+    }
+
+    /// A single string or a list of strings.
+    func stringList(_ node: Node, at key: String) throws(ConfigurationError) -> [String] {
+        if let scalar = node.scalar { return [scalar.string] }
+        var result: [String] = []
+        for (index, item) in try sequence(node, at: key).enumerated() {
+            result.append(try string(item, at: "\(key)[\(index)]"))
+        }
+        return result
+    }
+}
+
+/// `ADDR`, `ADDR/LEN` with a numeric IPv4 (LEN 0-32) or IPv6 (LEN 0-128) address.
+func isAddressPrefix(_ text: String) -> Bool {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count <= 2, isNumericAddress(String(parts[0])) else { return false }
+    guard parts.count == 2 else { return true }
+    let maximum = parts[0].contains(":") ? 128 : 32
+    guard parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let length = Int(parts[1]) else { return false }
+    return length <= maximum
 }
 
 /// `ADDR:PORT` or `[ADDR6]:PORT` with a numeric address (checked again when binding).

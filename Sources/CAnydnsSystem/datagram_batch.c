@@ -102,3 +102,7 @@ int anydns_batch_send(anydns_datagram_batch *batch, int fd) {
     batch->queued = 0;
     return (int)sent;
 }
+
+const void *anydns_batch_peer(const anydns_datagram_batch *batch, unsigned index) {
+    return &batch->peers[index];
+}

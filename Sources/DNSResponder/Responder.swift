@@ -1,46 +1,80 @@
+import DNSAuth
 import DNSWire
 import DNSZone
 
-/// How the query arrived; it decides the size limit (RFC 1035 §4.2, RFC 7766).
-public enum Transport: Sendable {
-    case udp
-    case tcp
-}
-
 /// A response ready to send: bytes in the scratch memory, valid until the next query answered
-/// with the same scratch, plus what metrics need.
+/// with the same scratch, plus what metrics and the transport need.
 public struct Response {
     public var bytes: UnsafeRawBufferPointer
     public var rcode: RCode
     public var truncated: Bool
     public var queryType: RecordType
+    /// Work for the transport or the zone service beyond sending ``bytes``.
+    public var followUp: FollowUp? = nil
 }
 
-/// Answers queries: bytes in, bytes out, from an immutable ``ZoneSet`` (STYLE.md: a responder that
-/// is a pure function). No sockets, no clocks, no locks; every transport drives this one type.
+/// Answers queries: bytes in, bytes out, from an immutable ``ZoneSet`` (a pure function; see
+/// docs/ARCHITECTURE.md). No sockets, no clocks, no locks; every transport drives this one type.
+///
+/// A query passes through stages, in order:
+/// 1. the door (`checkQuery`): the bytes are checked once, offsets of TSIG and SOA serials kept;
+/// 2. authentication: a TSIG record is verified here and nowhere else (RFC 8945 §5.2); a request
+///    that fails gets NOTAUTH with the TSIG error;
+/// 3. dispatch by opcode and type: NOTIFY (RFC 1996), AXFR/IXFR (RFC 5936, RFC 1995), or an
+///    ordinary query (RFC 1034 §4.3.2);
+/// 4. the closing: OPT (RFC 6891) with NSID and EXPIRE, then the TSIG signature when the request
+///    was signed.
 public struct Responder: Sendable {
     public var identity: ServerIdentity
+    public var access: AccessPolicy
 
-    public init(identity: ServerIdentity) {
+    public init(identity: ServerIdentity, access: AccessPolicy = AccessPolicy()) {
         self.identity = identity
+        self.access = access
     }
 
     /// Answers one query, or returns `nil` when nothing must be sent (RFC 1035 §4.1.1: a QR=1
     /// message; a message too short to carry an ID).
     public func respond(
-        to packet: UnsafeRawBufferPointer, transport: Transport, zones: ZoneSet, scratch: ResponderScratch
+        to packet: UnsafeRawBufferPointer, context: QueryContext, zones: ZoneSet, scratch: ResponderScratch
     ) -> Response? {
         switch checkQuery(packet, nameBuffer: scratch.queryName) {
         case .drop:
             return nil
         case .reject(let rcode, let header, let questionEnd, _):
-            // RFC 1996 §3.10 / NSD: a NOTIFY we have no ACL for is refused, other opcodes are NOTIMP.
-            let code = header.opcode == .notify ? RCode.refused : rcode
             return errorResponse(
-                code, header: header, packet: packet, questionEnd: questionEnd, scratch: scratch)
+                rcode, header: header, packet: packet, questionEnd: questionEnd, scratch: scratch)
         case .query(let query):
-            return answer(query, packet: packet, transport: transport, zones: zones, scratch: scratch)
+            var signer: TSIGSigner? = nil
+            var verifiedKey: DomainName? = nil
+            if query.tsigOffset != nil {
+                switch verifyRequest(
+                    packet, tsigOffset: query.tsigOffset, keyring: access.keyring, now: context.now)
+                {
+                case .valid(let key, let record):
+                    signer = TSIGSigner(key: key, requestMAC: record.mac)
+                    verifiedKey = key.name
+                case .rejected(let error, let key, let record):
+                    return tsigErrorResponse(
+                        query, packet: packet, error: error, key: key, record: record, context: context,
+                        scratch: scratch)
+                case .malformed, .unsigned:
+                    return errorResponse(
+                        .formErr, header: query.header, packet: packet, questionEnd: query.questionEnd,
+                        scratch: scratch)
+                }
+            }
+            return answer(
+                query, packet: packet, context: context, zones: zones, scratch: scratch, signer: signer,
+                verifiedKey: verifiedKey)
         }
+    }
+
+    /// Answers with only a transport (tests and self-probes): the loopback client, time zero.
+    public func respond(
+        to packet: UnsafeRawBufferPointer, transport: Transport, zones: ZoneSet, scratch: ResponderScratch
+    ) -> Response? {
+        respond(to: packet, context: .local(transport), zones: zones, scratch: scratch)
     }
 
     /// FORMERR / NOTIMP / REFUSED with the question echoed when it could be parsed, and no OPT
@@ -62,18 +96,49 @@ public struct Responder: Sendable {
             bytes: writer.bytes, rcode: rcode, truncated: false, queryType: RecordType(rawValue: 0))
     }
 
-    private func answer(
-        _ query: Query, packet: UnsafeRawBufferPointer, transport: Transport, zones: ZoneSet,
-        scratch: ResponderScratch
+    /// NOTAUTH for a request whose TSIG failed (RFC 8945 §5.2): BADKEY and BADSIG answers carry
+    /// an unsigned TSIG echoing the request's; BADTIME answers are signed and carry our time.
+    private func tsigErrorResponse(
+        _ query: Query, packet: UnsafeRawBufferPointer, error: TSIGErrorCode, key: TSIGKey?,
+        record: TSIGRecord,
+        context: QueryContext, scratch: ResponderScratch
     ) -> Response {
+        var writer = MessageWriter(scratch: scratch.response)
+        let flags =
+            DNSHeader.Flag.qr | (query.header.flags & (0x7800 | DNSHeader.Flag.rd | DNSHeader.Flag.cd))
+            | UInt16(RCode.notAuth.headerBits)
+        try! writeHeader(&writer, id: query.header.id, flags: flags, questions: 1)
+        try! writer.append(UnsafeRawBufferPointer(rebasing: packet[DNSHeader.length..<query.questionEnd]))
+        if error == .badTime, let key {
+            // RFC 8945 §5.2.3: signed, with our time as other data.
+            var signer = TSIGSigner(key: key, requestMAC: record.mac)
+            try! signer.sign(
+                &writer, time: record.timeSigned, fudge: record.fudge, error: .badTime,
+                otherData: badTimeOtherData(now: context.now))
+        } else if error == .badTrunc, let key {
+            // RFC 8945 §5.3.2: signed, at our time.
+            var signer = TSIGSigner(key: key, requestMAC: record.mac)
+            try! signer.sign(&writer, time: context.now, fudge: record.fudge, error: .badTrunc)
+        } else {
+            try! appendUnsignedTSIG(&writer, echoing: record, error: error)
+        }
+        return Response(bytes: writer.bytes, rcode: .notAuth, truncated: false, queryType: query.type)
+    }
+
+    private func answer(
+        _ query: Query, packet: UnsafeRawBufferPointer, context: QueryContext, zones: ZoneSet,
+        scratch: ResponderScratch, signer: TSIGSigner?, verifiedKey: DomainName?
+    ) -> Response {
+        let transport = context.transport
         // Size limit (RFC 6891 §6.2.3-6.2.5, RFC 9715): the client's payload size, at most ours;
-        // 512 without EDNS; 65,535 over TCP. Room for our OPT is kept aside.
+        // 512 without EDNS; 65,535 over TCP. Room for our OPT and TSIG is kept aside.
         var limit: Int
         var optLength = 0
         let nsid =
             identity.nsidEnabled && query.edns?.nsidRequested == true ? identity.identity.utf8.count : -1
+        let expire = query.edns?.expireRequested == true
         if let edns = query.edns {
-            optLength = 11 + (nsid >= 0 ? 4 + nsid : 0)
+            optLength = 11 + (nsid >= 0 ? 4 + nsid : 0) + (expire ? 8 : 0)
             limit =
                 transport == .tcp
                 ? ResponseScratch.messageCapacity
@@ -81,19 +146,31 @@ public struct Responder: Sendable {
         } else {
             limit = transport == .tcp ? ResponseScratch.messageCapacity : ResponderLimits.classicUDPSize
         }
-        var writer = MessageWriter(scratch: scratch.response, limit: limit - optLength)
+        let tsigLength = signer?.recordLength ?? 0
+        var writer = MessageWriter(scratch: scratch.response, limit: limit - optLength - tsigLength)
         var section = SectionWriter(
             query: query, packet: packet, transport: transport, zones: zones, scratch: scratch, writer: writer
         )
-
+        var followUp: FollowUp? = nil
         if let edns = query.edns, edns.version > 0 {
             // RFC 6891 §6.1.3: unknown version → BADVERS, nothing but the question and our OPT.
             section.finishEmpty(rcode: .badVers, authoritative: false)
+        } else if query.header.opcode == .notify {
+            followUp = notify(query, context: context, section: &section, verifiedKey: verifiedKey)
+        } else if query.type == .axfr || query.type == .ixfr {
+            followUp = transfer(
+                query, packet: packet, context: context, section: &section, signer: signer,
+                verifiedKey: verifiedKey)
+            if case .transfer = followUp {
+                return Response(
+                    bytes: UnsafeRawBufferPointer(start: scratch.response.message.baseAddress, count: 0),
+                    rcode: .noError, truncated: false, queryType: query.type, followUp: followUp)
+            }
         } else {
             section.resolve(identity: identity)
         }
         writer = section.writer
-        writer.limit = limit
+        writer.limit = limit - tsigLength
         if let edns = query.edns {
             let rcode = section.rcode
             // Cannot overflow: room for the OPT was kept aside above.
@@ -101,19 +178,80 @@ public struct Responder: Sendable {
             try! writer.append(RecordType.opt.rawValue)
             try! writer.append(UInt16(ResponderLimits.ednsPayloadSize))
             try! writer.append(UInt32(rcode.extendedBits) << 24 | (edns.dnssecOK ? 0x8000 : 0))
+            let rdLengthOffset = writer.count
+            try! writer.append(UInt16(0))
             if nsid >= 0 {
-                try! writer.append(UInt16(4 + nsid))
                 try! writer.append(EDNSOptionCode.nsid)
                 try! writer.append(UInt16(nsid))
                 var text = identity.identity
                 text.withUTF8 { try! writer.append(UnsafeRawBufferPointer($0)) }
-            } else {
-                try! writer.append(UInt16(0))
             }
+            if expire, let seconds = section.expireSeconds(now: context.now) {
+                // RFC 7314 §2: the expire timer, counted down on a secondary.
+                try! writer.append(EDNSOptionCode.expire)
+                try! writer.append(UInt16(4))
+                try! writer.append(seconds)
+            }
+            writer.patch(UInt16(writer.count - rdLengthOffset - 2), at: rdLengthOffset)
             writer.patch(writer.uint16(at: 10) + 1, at: 10)
         }
+        if var signer {
+            writer.limit = limit
+            // Cannot overflow: room for the TSIG was kept aside above.
+            try! signer.sign(&writer, time: context.now)
+        }
         return Response(
-            bytes: writer.bytes, rcode: section.rcode, truncated: section.truncated, queryType: query.type)
+            bytes: writer.bytes, rcode: section.rcode, truncated: section.truncated, queryType: query.type,
+            followUp: followUp)
+    }
+
+    /// NOTIFY (RFC 1996 §3.7, §4.7): for a zone we serve and from an allowed sender, answer
+    /// NOERROR with the question echoed and pass it on; otherwise REFUSED (as NSD and Knot do).
+    private func notify(
+        _ query: Query, context: QueryContext, section: inout SectionWriter, verifiedKey: DomainName?
+    ) -> FollowUp? {
+        guard query.type == .soa, let origin = section.exactZoneOrigin() else {
+            section.finishEmpty(rcode: .notAuth, authoritative: false)
+            return nil
+        }
+        guard access.access(origin).allowNotify.allows(context.client, verifiedKey: verifiedKey) else {
+            section.finishEmpty(rcode: .refused, authoritative: false)
+            return .refused(origin: origin, client: context.client, request: "NOTIFY")
+        }
+        section.finishEmpty(rcode: .noError, authoritative: true)
+        return .notify(origin: origin, serial: query.notifySerial, from: context.client)
+    }
+
+    /// AXFR (RFC 5936) and IXFR (RFC 1995): only for a zone apex we serve and an allowed client.
+    /// Over UDP, AXFR is not implemented (RFC 5936 §4.2) and IXFR gets our SOA alone, telling the
+    /// client to come back over TCP (RFC 1995 §2); over TCP the transport streams the answer.
+    private func transfer(
+        _ query: Query, packet: UnsafeRawBufferPointer, context: QueryContext, section: inout SectionWriter,
+        signer: TSIGSigner?, verifiedKey: DomainName?
+    ) -> FollowUp? {
+        let request = query.type == .axfr ? "AXFR" : "IXFR"
+        if query.type == .axfr && context.transport == .udp {
+            section.finishEmpty(rcode: .notImp, authoritative: false)
+            return nil
+        }
+        guard let zone = section.exactZone() else {
+            section.finishEmpty(
+                rcode: section.isUnavailableZone() ? .servFail : .notAuth, authoritative: false)
+            return nil
+        }
+        guard access.access(zone.origin).allowTransfer.allows(context.client, verifiedKey: verifiedKey) else {
+            section.finishEmpty(rcode: .refused, authoritative: false)
+            return .refused(origin: zone.origin, client: context.client, request: request)
+        }
+        if context.transport == .udp {
+            section.answerSOA(zone)
+            return nil
+        }
+        return .transfer(
+            TransferRequest(
+                zone: zone, clientSerial: query.type == .ixfr ? query.clientSerial : nil, id: query.header.id,
+                question: Array(packet[DNSHeader.length..<query.questionEnd]), queryFlags: query.header.flags,
+                signer: signer, now: context.now, client: context.client))
     }
 }
 

@@ -70,21 +70,69 @@ struct SectionWriter {
         default:
             return finishEmpty(rcode: .refused, authoritative: false)
         }
-        guard let (zone, apexLabels) = zones.zone(for: name) else {
+        let zone: Zone
+        let apexLabels: Int
+        switch zones.match(name) {
+        case .zone(let found, let labels):
+            (zone, apexLabels) = (found, labels)
+        case .unavailable:
+            // A secondary zone not yet transferred or expired (RFC 1034 §4.3.5): SERVFAIL.
+            return finishEmpty(rcode: .servFail, authoritative: false)
+        case .none:
             return finishEmpty(rcode: .refused, authoritative: false)
-        }
-        switch query.type {
-        case .axfr:
-            // No transfer ACL yet: AXFR over UDP is not implemented anywhere (NSD, Knot), over TCP refused.
-            return finishEmpty(rcode: transport == .udp ? .notImp : .refused, authoritative: false)
-        case .ixfr:
-            return finishEmpty(rcode: .refused, authoritative: false)
-        default:
-            break
         }
         follow(name, apexLabels: apexLabels, in: zone)
         if !truncated { writeAdditional(zone) }
         finish()
+    }
+
+    // MARK: Zone-level requests (NOTIFY, transfers, EXPIRE)
+
+    /// The query name, lowercase, as a view over the scratch.
+    private var loweredName: NameView {
+        NameView(
+            loweringName: UnsafeRawBufferPointer(rebasing: scratch.queryName[0..<query.nameLength]),
+            storage: scratch.names[0], starts: scratch.labelStarts[0])
+    }
+
+    /// The servable zone whose apex is exactly the query name, in class IN.
+    func exactZone() -> Zone? {
+        guard query.qclass == .internet, case .zone(let zone, 0) = zones.match(loweredName) else {
+            return nil
+        }
+        return zone
+    }
+
+    /// The origin of the zone (servable or not) whose apex is exactly the query name.
+    func exactZoneOrigin() -> DomainName? {
+        let name = loweredName
+        switch zones.match(name) {
+        case .zone(let zone, 0): return zone.origin
+        case .unavailable:
+            let origin = DomainName(trustedWire: Array(name.bytes))
+            return zones.unavailable.contains(origin) ? origin : nil
+        default: return nil
+        }
+    }
+
+    /// Whether the query name falls in a zone that is configured but not servable now.
+    func isUnavailableZone() -> Bool {
+        if case .unavailable = zones.match(loweredName) { return true }
+        return false
+    }
+
+    /// Answers with the zone's SOA alone (IXFR over UDP, RFC 1995 §2).
+    mutating func answerSOA(_ zone: Zone) {
+        _ = zone.withName(of: zone.apex) { owner in write(zone, zone.soa, owner: owner, to: .answer) }
+        finish()
+    }
+
+    /// The EXPIRE value for the zone of the query (RFC 7314 §2): the SOA EXPIRE on a primary,
+    /// the seconds left on a secondary; `nil` when no zone here holds the name.
+    func expireSeconds(now: UInt64) -> UInt32? {
+        guard let (zone, _) = zones.zone(for: loweredName) else { return nil }
+        guard let expiresAt = zone.expiresAt else { return zone.soaTimers.expire }
+        return UInt32(clamping: expiresAt > now ? expiresAt - now : 0)
     }
 
     // MARK: RFC 1034 §4.3.2 step 3

@@ -1,10 +1,21 @@
 import DNSResponder
+import DNSXfr
 import Logging
 
 /// Told about every query answered (or dropped), for metrics. Called on the serving queues:
 /// implementations must be cheap and thread-safe.
 public protocol QueryObserver: Sendable {
     func answered(transport: Transport, response: Response?)
+    /// A response asked for work beyond its bytes: a NOTIFY to act on, a refusal to log, or
+    /// (over TCP) a transfer, which the listener streams itself and reports when it ends.
+    func followUp(_ followUp: FollowUp)
+    /// An outgoing transfer ended; `completed` is false when the client went away first.
+    func transferFinished(_ producer: TransferProducer, completed: Bool)
+}
+
+extension QueryObserver {
+    public func followUp(_ followUp: FollowUp) {}
+    public func transferFinished(_ producer: TransferProducer, completed: Bool) {}
 }
 
 /// What every listener shares: the responder, the zones, limits, and where to report.

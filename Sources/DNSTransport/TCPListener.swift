@@ -1,4 +1,6 @@
+import DNSAuth
 import DNSResponder
+import DNSXfr
 import Dispatch
 import Logging
 
@@ -75,8 +77,16 @@ final class TCPListener: @unchecked Sendable {
 
     private func acceptPending() {
         while true {
-            let accepted = systemCall { Int(accept(fd, nil, nil)) }
+            var peer = sockaddr_storage()
+            var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let accepted = withUnsafeMutablePointer(to: &peer) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                    systemCall { Int(accept(fd, address, &peerLength)) }
+                }
+            }
             guard case .done(let client) = accepted else { return }
+            let peerAddress =
+                withUnsafeBytes(of: &peer) { IPAddress(socketAddress: $0.baseAddress!) } ?? .v4(0)
             let clientFD = Int32(client)
             _ = fcntl(clientFD, F_SETFL, fcntl(clientFD, F_GETFL) | O_NONBLOCK)
             _ = fcntl(clientFD, F_SETFD, FD_CLOEXEC)
@@ -85,7 +95,7 @@ final class TCPListener: @unchecked Sendable {
                 close(clientFD)
                 continue
             }
-            let connection = TCPConnection(fd: clientFD, listener: self, queue: queue)
+            let connection = TCPConnection(fd: clientFD, peer: peerAddress, listener: self, queue: queue)
             connections[clientFD] = connection
             connection.start()
         }
@@ -109,6 +119,7 @@ final class TCPListener: @unchecked Sendable {
 /// cannot take yet. All methods run on the listener's queue.
 private final class TCPConnection {
     let fd: Int32
+    let peer: IPAddress
     unowned let listener: TCPListener
     private let readSource: DispatchSourceRead
     private let writeSource: DispatchSourceWrite
@@ -118,10 +129,16 @@ private final class TCPConnection {
     private var output: [UInt8] = []
     private var closed = false
     private var peerFinished = false
+    /// An outgoing zone transfer being streamed; queries read meanwhile wait for it to end.
+    private var transfer: TransferProducer? = nil
     var lastActivity = DispatchTime.now().uptimeNanoseconds
+    /// Output kept queued while a transfer streams: enough to keep the socket busy, small
+    /// enough that a transfer of any size costs a connection little memory.
+    static let transferLowWater = 256 * 1024
 
-    init(fd: Int32, listener: TCPListener, queue: DispatchQueue) {
+    init(fd: Int32, peer: IPAddress, listener: TCPListener, queue: DispatchQueue) {
         self.fd = fd
+        self.peer = peer
         self.listener = listener
         readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
@@ -140,6 +157,10 @@ private final class TCPConnection {
     func close() {
         guard !closed else { return }
         closed = true
+        if let transfer {
+            self.transfer = nil
+            listener.context.observer?.transferFinished(transfer, completed: false)
+        }
         if !writeSourceRunning { writeSource.resume() }  // a suspended source cannot finish cancelling
         writeSource.cancel()
         if !readSourceRunning { readSource.resume() }
@@ -180,15 +201,25 @@ private final class TCPConnection {
     private func answerCompleteQueries() {
         var consumed = 0
         let zones = listener.context.store.snapshot
-        while input.count - consumed >= 2 {
+        let context = QueryContext(transport: .tcp, client: peer, now: UInt64(time(nil)))
+        while transfer == nil && input.count - consumed >= 2 {
             let length = Int(input[consumed]) << 8 | Int(input[consumed + 1])
             guard input.count - consumed - 2 >= length else { break }
             let response = input.withUnsafeBytes { bytes in
                 listener.context.responder.respond(
                     to: UnsafeRawBufferPointer(rebasing: bytes[(consumed + 2)..<(consumed + 2 + length)]),
-                    transport: .tcp, zones: zones, scratch: listener.scratch)
+                    context: context, zones: zones, scratch: listener.scratch)
             }
             listener.context.observer?.answered(transport: .tcp, response: response)
+            if let followUp = response?.followUp {
+                if case .transfer(let request) = followUp {
+                    consumed += 2 + length
+                    transfer = TransferProducer(request)
+                    produceTransferMessages()
+                    break
+                }
+                listener.context.observer?.followUp(followUp)
+            }
             consumed += 2 + length
             guard let response else {
                 // A message that must not be answered (QR=1): close like NSD does.
@@ -204,6 +235,22 @@ private final class TCPConnection {
         lastActivity = DispatchTime.now().uptimeNanoseconds
         input.removeFirst(consumed)
         if !writeSourceRunning { flush() }  // else the write source sends it when there is room
+    }
+
+    /// Adds transfer messages to the output until it holds ``transferLowWater`` octets or the
+    /// transfer is complete; then reading (and answering queued queries) resumes.
+    private func produceTransferMessages() {
+        guard let producer = transfer else { return }
+        while output.count < Self.transferLowWater, let message = producer.nextMessage() {
+            output.append(UInt8(truncatingIfNeeded: message.count >> 8))
+            output.append(UInt8(truncatingIfNeeded: message.count))
+            output.append(contentsOf: message)
+        }
+        lastActivity = DispatchTime.now().uptimeNanoseconds
+        if producer.finished {
+            transfer = nil
+            listener.context.observer?.transferFinished(producer, completed: true)
+        }
     }
 
     /// Writes as much of the output as the socket takes; the write source waits for room for the
@@ -234,6 +281,15 @@ private final class TCPConnection {
     }
 
     private func pauseWriting() {
+        if transfer != nil {
+            // The socket took everything: make the next messages of the transfer.
+            produceTransferMessages()
+            if !output.isEmpty { return flush() }
+        }
+        if transfer == nil && input.count >= 2 && !closed {
+            answerCompleteQueries()  // queries that arrived during a transfer
+            if !output.isEmpty { return }
+        }
         if writeSourceRunning {
             writeSource.suspend()
             writeSourceRunning = false

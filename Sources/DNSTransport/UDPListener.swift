@@ -1,4 +1,5 @@
 import CAnydnsSystem
+import DNSAuth
 import DNSResponder
 import DNSZone
 import Dispatch
@@ -77,8 +78,9 @@ final class UDPListener: @unchecked Sendable {
                 return
             }
             let zones = context.store.snapshot
+            let now = UInt64(time(nil))
             for index in 0..<UInt32(received) {
-                answer(index, zones: zones)
+                answer(index, zones: zones, now: now)
             }
             anydns_batch_send(datagrams, fd)
             // No early return on a short batch: queries that arrived while this one was answered
@@ -88,15 +90,19 @@ final class UDPListener: @unchecked Sendable {
 
     /// Answers datagram `index` and queues the reply in the same slot.
     @inline(__always)
-    private func answer(_ index: UInt32, zones: ZoneSet) {
+    private func answer(_ index: UInt32, zones: ZoneSet, now: UInt64) {
         var length = 0
         guard let bytes = anydns_batch_datagram(datagrams, index, &length) else {
             context.observer?.answered(transport: .udp, response: nil)  // longer than any query
             return
         }
         let query = UnsafeRawBufferPointer(start: bytes, count: length)
-        let response = context.responder.respond(to: query, transport: .udp, zones: zones, scratch: scratch)
+        let client = IPAddress(socketAddress: anydns_batch_peer(datagrams, index)) ?? .v4(0)
+        let response = context.responder.respond(
+            to: query, context: QueryContext(transport: .udp, client: client, now: now), zones: zones,
+            scratch: scratch)
         context.observer?.answered(transport: .udp, response: response)
+        if let followUp = response?.followUp { context.observer?.followUp(followUp) }
         // A DNS message is at most 65,535 octets, so the reply always fits the slot.
         guard let response else { return }
         UnsafeMutableRawPointer(bytes).copyMemory(

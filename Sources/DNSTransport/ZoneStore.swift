@@ -20,9 +20,16 @@ public final class ZoneStore: Sendable {
     /// often be a DNS worker finishing its batch. So the old set is taken out of the lock, and
     /// the caller waits (up to `patience`) until no transport still holds it before letting go.
     public func replace(with zones: ZoneSet, patience: Duration = .seconds(1)) {
+        update(patience: patience) { _ in zones }
+    }
+
+    /// Serves `transform(current set)` from now on, computed under the lock so that concurrent
+    /// updates of different zones (a reload, a transfer) never undo each other; `transform` must
+    /// be quick (``ZoneSet/replacing(_:)`` is). The replaced set is freed as in ``replace(with:patience:)``.
+    public func update(patience: Duration = .seconds(1), _ transform: (ZoneSet) -> ZoneSet) {
         var retired = current.withLock { held in
             let old = held
-            held = zones
+            held = transform(old)
             return old
         }
         let deadline = ContinuousClock.now + patience

@@ -7,12 +7,18 @@ public struct EDNSRequest: Equatable, Sendable {
     public var dnssecOK: Bool
     /// An empty NSID option was present (RFC 5001 §2.3).
     public var nsidRequested: Bool
+    /// An EDNS EXPIRE option was present (RFC 7314 §2): a secondary asks for the expire timer.
+    public var expireRequested: Bool
 
-    public init(udpPayloadSize: UInt16, version: UInt8, dnssecOK: Bool, nsidRequested: Bool) {
+    public init(
+        udpPayloadSize: UInt16, version: UInt8, dnssecOK: Bool, nsidRequested: Bool,
+        expireRequested: Bool = false
+    ) {
         self.udpPayloadSize = udpPayloadSize
         self.version = version
         self.dnssecOK = dnssecOK
         self.nsidRequested = nsidRequested
+        self.expireRequested = expireRequested
     }
 }
 
@@ -26,6 +32,29 @@ public struct Query: Sendable {
     public var type: RecordType
     public var qclass: DNSClass
     public var edns: EDNSRequest?
+    /// Offset of the TSIG record, which must be the last record of the message (RFC 8945 §5.1).
+    public var tsigOffset: Int?
+    /// For IXFR: the serial of the SOA in the authority section, the version the client has
+    /// (RFC 1995 §3).
+    public var clientSerial: UInt32?
+    /// For NOTIFY: the serial of the SOA in the answer section, if the primary sent one
+    /// (RFC 1996 §3.7).
+    public var notifySerial: UInt32?
+
+    public init(
+        header: DNSHeader, questionEnd: Int, nameLength: Int, type: RecordType, qclass: DNSClass,
+        edns: EDNSRequest?, tsigOffset: Int? = nil, clientSerial: UInt32? = nil, notifySerial: UInt32? = nil
+    ) {
+        self.header = header
+        self.questionEnd = questionEnd
+        self.nameLength = nameLength
+        self.type = type
+        self.qclass = qclass
+        self.edns = edns
+        self.tsigOffset = tsigOffset
+        self.clientSerial = clientSerial
+        self.notifySerial = notifySerial
+    }
 }
 
 /// The result of checking a received message.
@@ -43,10 +72,17 @@ public enum QueryCheck: Sendable {
 /// EDNS option codes the server looks at (RFC 6891 §6.1.2 registry).
 public enum EDNSOptionCode {
     public static let nsid: UInt16 = 3
+    /// RFC 7314 §2.
+    public static let expire: UInt16 = 9
 }
 
 /// Checks a received message once: header, exactly one question, every record in the other
-/// sections, at most one well-formed OPT, and no trailing bytes (RFC 1035 §4.1, RFC 6891 §6.1.1).
+/// sections, at most one well-formed OPT, a TSIG only as the very last record, and no trailing
+/// bytes (RFC 1035 §4.1, RFC 6891 §6.1.1, RFC 8945 §5.1). QUERY and NOTIFY (RFC 1996) are read
+/// in full; other opcodes are rejected with NOTIMP after the question.
+///
+/// The offsets of what later stages need are kept, so nothing reads the message twice: the TSIG
+/// record, the client's SOA serial of an IXFR (RFC 1995 §3), the serial a NOTIFY announces.
 ///
 /// - Parameters:
 ///   - packet: the message as received (one UDP datagram, or one TCP frame without its length).
@@ -73,26 +109,44 @@ public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutab
     }
     let questionEnd = reader.offset
 
-    if header.opcode != .query {
+    if header.opcode != .query && header.opcode != .notify {
         return .reject(.notImp, header: header, questionEnd: questionEnd, edns: nil)
     }
 
     var edns: EDNSRequest? = nil
+    var tsigOffset: Int? = nil
+    var clientSerial: UInt32? = nil
+    var notifySerial: UInt32? = nil
     do {
-        let skipped = Int(header.answerCount) + Int(header.authorityCount)
-        for _ in 0..<skipped {
-            // RFC 6891 §6.1.1: OPT belongs only in the additional section.
-            guard try skipRecord(&reader) != .opt else {
+        for index in 0..<(Int(header.answerCount) + Int(header.authorityCount)) {
+            let recordStart = reader.offset
+            let rrType = try skipRecord(&reader)
+            // RFC 6891 §6.1.1: OPT belongs only in the additional section; RFC 8945 §5.1: TSIG last.
+            guard rrType != .opt, rrType != .tsig else {
                 return .reject(.formErr, header: header, questionEnd: questionEnd, edns: nil)
             }
+            if rrType == .soa {
+                let serial = try soaSerial(packet, recordAt: recordStart)
+                if index < Int(header.answerCount) {
+                    if header.opcode == .notify { notifySerial = serial }
+                } else if type == .ixfr && clientSerial == nil {
+                    clientSerial = serial
+                }
+            }
         }
-        for _ in 0..<header.additionalCount {
+        for index in 0..<header.additionalCount {
             let recordStart = reader.offset
             try reader.readName(into: nil)
             let rrType = RecordType(rawValue: try reader.readUInt16())
             guard rrType == .opt else {
                 reader = WireReader(packet, offset: recordStart)
                 try skipRecord(&reader)
+                if rrType == .tsig {
+                    guard index == header.additionalCount - 1 else {
+                        return .reject(.formErr, header: header, questionEnd: questionEnd, edns: edns)
+                    }
+                    tsigOffset = recordStart
+                }
                 continue
             }
             // RFC 6891 §6.1.1: one OPT at most, owned by the root.
@@ -113,7 +167,22 @@ public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutab
     return .query(
         Query(
             header: header, questionEnd: questionEnd, nameLength: nameLength, type: type, qclass: qclass,
-            edns: edns))
+            edns: edns, tsigOffset: tsigOffset, clientSerial: clientSerial, notifySerial: notifySerial))
+}
+
+/// The SERIAL field of the SOA record starting at `offset` (RFC 1035 §3.3.13); the record has
+/// already been checked to lie inside the message.
+private func soaSerial(_ packet: UnsafeRawBufferPointer, recordAt offset: Int) throws(WireError) -> UInt32 {
+    var reader = WireReader(packet, offset: offset)
+    try reader.readName(into: nil)
+    try reader.skip(8)  // TYPE, CLASS, TTL
+    let rdLength = Int(try reader.readUInt16())
+    let end = reader.offset + rdLength
+    try reader.readName(into: nil)  // MNAME
+    try reader.readName(into: nil)  // RNAME
+    let serial = try reader.readUInt32()
+    guard reader.offset <= end else { throw .truncated(offset: reader.offset) }
+    return serial
 }
 
 /// Skips one resource record, checking its owner name and that RDLENGTH stays inside the
@@ -138,15 +207,17 @@ private func readOPT(_ reader: inout WireReader) throws(WireError) -> EDNSReques
     guard reader.remaining >= rdLength else { throw .truncated(offset: reader.offset) }
     let end = reader.offset + rdLength
     var nsidRequested = false
+    var expireRequested = false
     while reader.offset < end {
         guard end - reader.offset >= 4 else { return nil }
         let code = try reader.readUInt16()
         let length = Int(try reader.readUInt16())
         guard end - reader.offset >= length else { return nil }
         if code == EDNSOptionCode.nsid { nsidRequested = true }
+        if code == EDNSOptionCode.expire { expireRequested = true }
         try reader.skip(length)  // unknown options are ignored (RFC 6891 §6.1.2)
     }
     return EDNSRequest(
         udpPayloadSize: max(payloadSize, 512), version: version, dnssecOK: flags & 0x8000 != 0,
-        nsidRequested: nsidRequested)
+        nsidRequested: nsidRequested, expireRequested: expireRequested)
 }

@@ -49,6 +49,11 @@ public final class Zone: Sendable {
     public let recordCount: Int
     /// Labels in ``origin`` (0 for the root zone).
     public let originLabels: Int
+    /// The differences from earlier versions, for IXFR (RFC 1995); empty for a zone just loaded.
+    public let history: ZoneHistory
+    /// For a secondary zone: when it expires without a successful refresh (seconds since the
+    /// Unix epoch, RFC 1034 §4.3.5); what EDNS EXPIRE counts down (RFC 7314). `nil` on a primary.
+    public let expiresAt: UInt64?
 
     let nodes: [Node]
     let rrsets: [RRSetEntry]
@@ -96,7 +101,8 @@ public final class Zone: Sendable {
 
     init(
         origin: DomainName, source: String, serial: UInt32, soa: RRSetID, negativeTTL: UInt32,
-        nodes: [Node], rrsets: [RRSetEntry], records: [RecordEntry], rdata: [UInt8], index: NameIndex
+        nodes: [Node], rrsets: [RRSetEntry], records: [RecordEntry], rdata: [UInt8], index: NameIndex,
+        history: ZoneHistory = ZoneHistory(), expiresAt: UInt64? = nil
     ) {
         self.origin = origin
         self.source = source
@@ -112,6 +118,16 @@ public final class Zone: Sendable {
         self.index = index
         self.recordCount = records.count
         self.originLabels = origin.labelCount
+        self.history = history
+        self.expiresAt = expiresAt
+    }
+
+    /// The same zone data with another history or expiry time; the tables are shared, not copied.
+    public func with(history: ZoneHistory? = nil, expiresAt: UInt64?? = nil, source: String? = nil) -> Zone {
+        Zone(
+            origin: origin, source: source ?? self.source, serial: serial, soa: soa, negativeTTL: negativeTTL,
+            nodes: nodes, rrsets: rrsets, records: records, rdata: rdata, index: index,
+            history: history ?? self.history, expiresAt: expiresAt ?? self.expiresAt)
     }
 
     // MARK: Lookup

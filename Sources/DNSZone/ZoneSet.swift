@@ -1,32 +1,72 @@
 import DNSWire
 
 /// Every zone served, as one immutable snapshot: what the responder reads for a query, and what a
-/// reload replaces whole.
+/// reload or a transfer replaces whole.
 public final class ZoneSet: Sendable {
     public let zones: [Zone]
+    /// Zones this server is configured for but cannot serve now: a secondary zone never
+    /// transferred, or expired (RFC 1034 §4.3.5). Queries for them get SERVFAIL, as NSD and
+    /// Knot DNS answer, never another zone's data and never REFUSED.
+    public let unavailable: [DomainName]
+    /// Apexes of ``zones`` then of ``unavailable``; an index past the zones is an unavailable one.
     private let apexes: NameIndex
 
-    public init(_ zones: [Zone]) {
+    public init(_ zones: [Zone], unavailable: [DomainName] = []) {
         self.zones = zones
-        apexes = NameIndex(zones.map(\.origin.wire))
+        self.unavailable = unavailable.map { $0.lowercased() }
+        apexes = NameIndex(zones.map(\.origin.wire) + self.unavailable.map(\.wire))
     }
 
     public static let empty = ZoneSet([])
 
-    /// The zone with the deepest apex at or above `name`, and how many labels `name` has below
-    /// that apex; `nil` when no zone is authoritative for it.
-    public func zone(for name: NameView) -> (zone: Zone, apexLabels: Int)? {
-        if zones.isEmpty { return nil }
+    /// Where a name belongs.
+    public enum Match {
+        /// `zone` is the deepest zone at or above the name, which is `apexLabels` below its apex.
+        case zone(Zone, apexLabels: Int)
+        /// The deepest zone at or above the name is configured but not servable now.
+        case unavailable
+        /// No zone here is authoritative for the name.
+        case none
+    }
+
+    /// The deepest zone (servable or not) at or above `name`.
+    public func match(_ name: NameView) -> Match {
+        if zones.isEmpty && unavailable.isEmpty { return .none }
         for dropped in 0...name.labelCount {
             if let index = apexes.find(name.suffix(dropping: dropped)) {
-                return (zones[Int(index)], dropped)
+                return Int(index) < zones.count ? .zone(zones[Int(index)], apexLabels: dropped) : .unavailable
             }
         }
+        return .none
+    }
+
+    /// The zone with the deepest apex at or above `name`, and how many labels `name` has below
+    /// that apex; `nil` when no servable zone is the deepest for it.
+    public func zone(for name: NameView) -> (zone: Zone, apexLabels: Int)? {
+        if case .zone(let zone, let labels) = match(name) { return (zone, labels) }
         return nil
     }
 
     public func zone(named origin: DomainName) -> Zone? {
-        zones.first { $0.origin == origin.lowercased() }
+        let lowered = origin.lowercased()
+        return zones.first { $0.origin == lowered }
+    }
+
+    /// This set with `zone` served in place of the version of the same origin (added when new);
+    /// the other zones are shared, not rebuilt.
+    public func replacing(_ zone: Zone) -> ZoneSet {
+        var kept = zones.filter { $0.origin != zone.origin }
+        kept.append(zone)
+        return ZoneSet(kept, unavailable: unavailable.filter { $0 != zone.origin })
+    }
+
+    /// This set with the zone `origin` no longer served: it answers SERVFAIL (an expired
+    /// secondary zone).
+    public func markingUnavailable(_ origin: DomainName) -> ZoneSet {
+        let lowered = origin.lowercased()
+        return ZoneSet(
+            zones.filter { $0.origin != lowered },
+            unavailable: unavailable.contains(lowered) ? unavailable : unavailable + [lowered])
     }
 }
 

@@ -39,6 +39,13 @@ public final class DNSMetrics: QueryObserver, Sendable {
     private let states: [CoreMetrics.Gauge]
     private let degraded: CoreMetrics.Gauge
     private let serials: Mutex<[String: CoreMetrics.Gauge]> = Mutex([:])
+    /// Per-zone refresh gauges of secondary zones, made when a zone is first seen.
+    private let zoneGauges: Mutex<[String: (sinceRefresh: CoreMetrics.Gauge, toExpiry: CoreMetrics.Gauge)]> =
+        Mutex([:])
+    /// Zone transfers by direction (in, out), type (AXFR, IXFR) and result (ok, failed).
+    private let transfers: [String: CoreMetrics.Counter]
+    /// NOTIFY by direction (sent, received) and, for sent, whether it was acknowledged.
+    private let notifies: [String: CoreMetrics.Counter]
 
     public init() {
         let factory = PrometheusMetricsFactory(registry: registry)
@@ -83,6 +90,56 @@ public final class DNSMetrics: QueryObserver, Sendable {
             CoreMetrics.Gauge(label: "anydns_state", dimensions: [("state", $0)], factory: factory)
         }
         degraded = CoreMetrics.Gauge(label: "anydns_degraded", factory: factory)
+        var transfers: [String: CoreMetrics.Counter] = [:]
+        for direction in ["in", "out"] {
+            for type in ["AXFR", "IXFR"] {
+                for result in ["ok", "failed"] {
+                    transfers["\(direction)/\(type)/\(result)"] = CoreMetrics.Counter(
+                        label: "anydns_transfers_total",
+                        dimensions: [("direction", direction), ("type", type), ("result", result)],
+                        factory: factory)
+                }
+            }
+        }
+        self.transfers = transfers
+        var notifies: [String: CoreMetrics.Counter] = [:]
+        for (direction, result) in [("sent", "acknowledged"), ("sent", "failed"), ("received", "accepted")] {
+            notifies["\(direction)/\(result)"] = CoreMetrics.Counter(
+                label: "anydns_notify_total", dimensions: [("direction", direction), ("result", result)],
+                factory: factory)
+        }
+        self.notifies = notifies
+    }
+
+    /// Counts one zone transfer; `type` is AXFR or IXFR.
+    public func recordTransfer(direction: String, type: String, succeeded: Bool) {
+        transfers["\(direction)/\(type)/\(succeeded ? "ok" : "failed")"]?.increment()
+    }
+
+    public func recordNotify(sent: Bool, ok: Bool) {
+        notifies[sent ? (ok ? "sent/acknowledged" : "sent/failed") : "received/accepted"]?.increment()
+    }
+
+    /// Sets the secondary zones' refresh gauges (`anydns_zone_seconds_since_refresh`,
+    /// `anydns_zone_seconds_to_expiry`) from their status at `now`.
+    public func recordFreshness(_ zones: [ZoneStatus], now: UInt64) {
+        for zone in zones where zone.role == "secondary" {
+            let gauges = zoneGauges.withLock { gauges in
+                if let found = gauges[zone.origin] { return found }
+                let made = (
+                    CoreMetrics.Gauge(
+                        label: "anydns_zone_seconds_since_refresh", dimensions: [("zone", zone.origin)],
+                        factory: factory),
+                    CoreMetrics.Gauge(
+                        label: "anydns_zone_seconds_to_expiry", dimensions: [("zone", zone.origin)],
+                        factory: factory)
+                )
+                gauges[zone.origin] = made
+                return made
+            }
+            gauges.sinceRefresh.record(zone.lastRefreshSuccess.map { Double(Int64(now) - Int64($0)) } ?? -1)
+            gauges.toExpiry.record(zone.expiresAt.map { Double(Int64($0) - Int64(now)) } ?? 0)
+        }
     }
 
     /// Counts one query (``QueryObserver``): by transport, QTYPE and RCODE; truncations; drops.

@@ -1,3 +1,4 @@
+import DNSWire
 import DNSZone
 import Foundation
 import Logging
@@ -36,6 +37,17 @@ public struct ZoneStatus: Sendable, Equatable {
     public var loadedAt: Date?
     /// Errors of the last attempt (`file:line: error: …`); empty when it succeeded.
     public var lastErrors: [String]
+    /// `primary` (from a file) or `secondary` (by zone transfer).
+    public var role: String = "primary"
+    /// For a secondary zone: its primaries and refresh timers (seconds since the Unix epoch).
+    public var primaries: [String] = []
+    public var lastRefreshAttempt: UInt64? = nil
+    public var lastRefreshSuccess: UInt64? = nil
+    public var lastRefreshResult: String? = nil
+    public var nextRefresh: UInt64? = nil
+    public var expiresAt: UInt64? = nil
+    /// Past its expire time without a successful refresh (or never transferred): not served.
+    public var expired: Bool = false
 }
 
 /// The outcome of one round of self-probes (SOA queries to our own anycast listeners).
@@ -108,6 +120,36 @@ public final class HealthMonitor: Sendable {
         onTransition(next)
     }
 
+    /// Records a secondary zone's state from the zone service: its serial, timers and whether
+    /// it has expired (RFC 1034 §4.3.5).
+    public func recordSecondary(
+        _ origin: DomainName, primaries: [String], serial: UInt32?, attempt: UInt64?, success: UInt64?,
+        result: String?, nextRefresh: UInt64, expiresAt: UInt64?, expired: Bool
+    ) {
+        let changed = state.withLock { state -> Bool in
+            let name = origin.description
+            guard let index = state.zones.firstIndex(where: { $0.origin == name }) else { return false }
+            let wasExpired = state.zones[index].expired
+            state.zones[index].role = "secondary"
+            state.zones[index].primaries = primaries
+            state.zones[index].serial = expired ? nil : serial
+            state.zones[index].lastRefreshAttempt = attempt
+            state.zones[index].lastRefreshSuccess = success
+            state.zones[index].lastRefreshResult = result
+            state.zones[index].nextRefresh = nextRefresh
+            state.zones[index].expiresAt = expiresAt
+            state.zones[index].expired = expired
+            if success != nil && success == attempt { state.zones[index].loadedAt = Date() }
+            return wasExpired != expired
+        }
+        if changed && expired && attempt != nil {
+            logger.error("zone \(origin) is expired: /readyz reports not ready")
+        }
+    }
+
+    /// Every zone's status (for `/zones` and metrics).
+    public var zoneStatuses: [ZoneStatus] { state.withLock { $0.zones } }
+
     /// Records the outcome of a load or reload.
     public func record(_ reports: [ZoneLoadReport], at now: Date) {
         state.withLock { state in
@@ -160,8 +202,12 @@ public final class HealthMonitor: Sendable {
             case .draining: return (false, "draining")
             default: return (false, "state is \(state.lifecycle.name)")
             }
+            if let stale = state.zones.first(where: { $0.expired && $0.lastRefreshSuccess != nil }) {
+                return (false, "zone \(stale.origin) expired (no successful refresh from its primaries)")
+            }
             if let missing = state.zones.first(where: { $0.serial == nil }) {
-                return (false, "zone \(missing.origin) not loaded")
+                let how = missing.role == "secondary" ? "not yet transferred" : "not loaded"
+                return (false, "zone \(missing.origin) \(how)")
             }
             guard let probe = state.probe else { return (false, "no self-probe yet") }
             guard probe.succeeded else { return (false, "self-probe failed: \(probe.detail)") }
@@ -186,7 +232,18 @@ public final class HealthMonitor: Sendable {
                     .init(
                         origin: $0.origin, source: $0.source, serial: $0.serial,
                         loadedAt: $0.loadedAt.map(iso8601),
-                        errors: $0.lastErrors)
+                        errors: $0.lastErrors, role: $0.role,
+                        secondary: $0.role == "secondary"
+                            ? .init(
+                                primaries: $0.primaries,
+                                lastRefreshAttempt: $0.lastRefreshAttempt.map(epochISO8601),
+                                lastRefreshResult: $0.lastRefreshResult,
+                                nextRefresh: $0.nextRefresh.map(epochISO8601),
+                                secondsToExpiry: $0.expiresAt.map {
+                                    Int64($0) - Int64(now.timeIntervalSince1970)
+                                },
+                                expired: $0.expired)
+                            : nil)
                 },
                 listeners: listeners,
                 lastProbe: state.probe.map {
@@ -205,6 +262,19 @@ public struct HealthDocument: Codable, Sendable, Equatable {
         public var serial: UInt32?
         public var loadedAt: String?
         public var errors: [String]
+        /// `primary` or `secondary`.
+        public var role: String
+        public var secondary: Secondary?
+    }
+
+    /// A secondary zone's refresh state (RFC 1034 §4.3.5).
+    public struct Secondary: Codable, Sendable, Equatable {
+        public var primaries: [String]
+        public var lastRefreshAttempt: String?
+        public var lastRefreshResult: String?
+        public var nextRefresh: String?
+        public var secondsToExpiry: Int64?
+        public var expired: Bool
     }
 
     public struct Probe: Codable, Sendable, Equatable {
@@ -221,6 +291,10 @@ public struct HealthDocument: Codable, Sendable, Equatable {
     public var listeners: [String]
     public var lastProbe: Probe?
     public var maintenanceFile: String?
+}
+
+private func epochISO8601(_ seconds: UInt64) -> String {
+    iso8601(Date(timeIntervalSince1970: TimeInterval(seconds)))
 }
 
 private func iso8601(_ date: Date) -> String {

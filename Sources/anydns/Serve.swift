@@ -1,5 +1,6 @@
 import AnydnsConfig
 import ArgumentParser
+import DNSAuth
 import DNSResponder
 import DNSTransport
 import DNSWire
@@ -8,6 +9,7 @@ import Dispatch
 import Foundation
 import Logging
 import Operations
+import ZoneService
 
 /// `anydns serve`: answer DNS on the anycast and management addresses, report health to the
 /// announcer, drain on SIGTERM, reload on SIGHUP.
@@ -96,8 +98,16 @@ struct Serve: AsyncParsableCommand {
 
         let settings = try resolveSettings()
         let metrics = DNSMetrics()
+        let secondaryEntries = settings.transfers.secondaries.keys.sorted { $0.description < $1.description }
+            .map {
+                ZoneSource(
+                    origin: $0,
+                    file:
+                        "transfer from \(settings.transfers.secondaries[$0]!.map(\.description).joined(separator: ", "))"
+                )
+            }
         let monitor = HealthMonitor(
-            configuredZones: settings.zones, listeners: settings.listen.map(\.description),
+            configuredZones: settings.zones + secondaryEntries, listeners: settings.listen.map(\.description),
             maintenanceFile: settings.maintenanceFile, probeMaxAge: settings.health.probeMaxAge,
             logger: logger,
             onTransition: { metrics.record($0) })
@@ -105,13 +115,19 @@ struct Serve: AsyncParsableCommand {
         let (zones, reports) = ZoneCatalog.load(settings.zones, previous: nil, logger: logger)
         monitor.record(reports, at: Date())
         metrics.recordLoad(reports, isReload: false)
-        let store = ZoneStore(zones)
+        let store = ZoneStore(ZoneSet(zones.zones, unavailable: Array(settings.transfers.secondaries.keys)))
+        let zoneService = ZoneService(
+            settings: settings.transfers, store: store, logger: logger,
+            observer: ZoneServiceReporter(monitor: monitor, metrics: metrics))
+        zoneService.start()
 
         let server: DNSServer
         do {
             server = try DNSServer(
-                addresses: settings.listen, responder: Responder(identity: settings.identity), store: store,
-                limits: settings.limits, udpWorkers: settings.udpWorkers, logger: logger, observer: metrics)
+                addresses: settings.listen,
+                responder: Responder(identity: settings.identity, access: settings.access), store: store,
+                limits: settings.limits, udpWorkers: settings.udpWorkers, logger: logger,
+                observer: ServingObserver(metrics: metrics, zoneService: zoneService, logger: logger))
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
@@ -130,7 +146,7 @@ struct Serve: AsyncParsableCommand {
             interval: settings.health.probeInterval, timeout: settings.health.probeTimeout)
         let http = ManagementServer(
             address: settings.managementHTTP.host, port: Int(settings.managementHTTP.port), monitor: monitor,
-            metrics: metrics, dns: server, logger: logger)
+            metrics: metrics, dns: server, zoneService: zoneService, logger: logger)
         let httpTask = Task {
             do {
                 try await http.run { logger.info("management HTTP on \(settings.managementHTTP)") }
@@ -143,7 +159,9 @@ struct Serve: AsyncParsableCommand {
         let signals = SignalHandlers(logger: logger)
         signals.on(SIGHUP) {
             runAtLowPriority {
-                reload(store: store, monitor: monitor, metrics: metrics, logger: logger)
+                reload(
+                    store: store, zoneService: zoneService, monitor: monitor, metrics: metrics, logger: logger
+                )
             }
         }
         signals.on(SIGINT) {
@@ -178,7 +196,10 @@ struct Serve: AsyncParsableCommand {
 
     /// SIGHUP: re-read the configuration's zone list and every zone off the serving path, then
     /// swap the new set in atomically; a zone that fails keeps serving its previous version.
-    private func reload(store: ZoneStore, monitor: HealthMonitor, metrics: DNSMetrics, logger: Logger) {
+    private func reload(
+        store: ZoneStore, zoneService: ZoneService, monitor: HealthMonitor, metrics: DNSMetrics,
+        logger: Logger
+    ) {
         let sources: [ZoneSource]
         do {
             sources = try resolveSettings().zones
@@ -188,7 +209,7 @@ struct Serve: AsyncParsableCommand {
             return
         }
         let (zones, reports) = ZoneCatalog.load(sources, previous: store.snapshot, logger: logger)
-        store.replace(with: zones)
+        zoneService.installFileZones(zones)
         monitor.record(reports, at: Date())
         metrics.recordLoad(reports, isReload: true)
         let failed = reports.filter { !$0.succeeded }.count
@@ -207,6 +228,10 @@ struct Serve: AsyncParsableCommand {
         var health: Configuration.Health
         var lameDuck: Double
         var maintenanceFile: String?
+        /// TSIG keys and who may transfer or NOTIFY each zone.
+        var access: AccessPolicy
+        /// Secondary zones, NOTIFY targets, journal limits, storage.
+        var transfers: ZoneServiceSettings
     }
 
     func resolveSettings() throws -> Settings {
@@ -246,7 +271,7 @@ struct Serve: AsyncParsableCommand {
         if !zone.isEmpty {
             zones = zone.compactMap(ZoneOption.init).map { ZoneSource(origin: $0.origin, file: $0.file) }
         } else if !configuration.zones.isEmpty {
-            zones = configuration.zones.compactMap { entry in
+            zones = configuration.zones.filter { !$0.isSecondary }.compactMap { entry in
                 DomainName(entry.origin.hasSuffix(".") ? entry.origin : entry.origin + ".").map {
                     ZoneSource(origin: $0, file: entry.file)
                 }
@@ -280,7 +305,9 @@ struct Serve: AsyncParsableCommand {
             udpWorkers: workers ?? configuration.dns.workers ?? ProcessInfo.processInfo.activeProcessorCount,
             health: configuration.health,
             lameDuck: lameDuck ?? configuration.lameDuck,
-            maintenanceFile: configuration.maintenanceFile)
+            maintenanceFile: configuration.maintenanceFile,
+            access: try TransferSettings.access(configuration),
+            transfers: try TransferSettings.zoneService(configuration, useConfiguredZones: zone.isEmpty))
     }
 }
 

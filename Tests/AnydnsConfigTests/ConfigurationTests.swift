@@ -202,7 +202,7 @@ struct ConfigurationTests {
         let noFile = try #require(
             parseError(validZones.replacingOccurrences(of: "    file: example.org.zone\n", with: "")))
         #expect(noFile.key == "zones[1].file")
-        #expect(noFile.message == "missing")
+        #expect(noFile.message == "missing (or primaries, for a secondary zone)")
         let noOrigin = try #require(parseError("zones:\n  - file: a.zone\n"))
         #expect(noOrigin.key == "zones[0].origin")
         #expect(noOrigin.message == "missing")

@@ -170,13 +170,41 @@ struct CheckQueryTests {
     }
 
     @Test(
-        "an opcode other than QUERY is NOTIMP, with the question end for the echo",
-        arguments: [1, 2, 3, 4, 5, 15] as [UInt16])
+        "an opcode other than QUERY and NOTIFY is NOTIMP, with the question end for the echo",
+        arguments: [1, 2, 3, 5, 15] as [UInt16])
     func unknownOpcodeIsNotImp(opcode: UInt16) {
         var builder = plainQuery
         builder.flags = opcode << 11
         #expect(check(builder.bytes) == .reject(.notImp, questionEnd: plainQuestionEnd, edns: nil))
         #expect(rejectedHeader(builder.bytes)?.opcode == Opcode(rawValue: UInt8(opcode)))
+    }
+
+    @Test("NOTIFY is read in full, with the serial of the SOA in its answer section (RFC 1996 §3.7)")
+    func notifyCarriesItsSerial() throws {
+        var builder = plainQuery
+        builder.flags = 4 << 11
+        // An SOA for example.com. (compressed owner pointing at the question's "example.com.").
+        let soa: [UInt8] =
+            [0xC0, 16, 0, 6, 0, 1, 0, 0, 0x0E, 0x10, 0, 22, 0, 0, 0, 0, 0, 42]
+            + [UInt8](repeating: 0, count: 16)
+        let packet = setting(builder.bytes + soa, word: 1, at: 6)
+        let name = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 1)
+        defer { name.deallocate() }
+        let result = packet.withUnsafeBytes { checkQuery($0, nameBuffer: name) }
+        guard case .query(let query) = result else {
+            Issue.record("NOTIFY was not accepted")
+            return
+        }
+        #expect(query.header.opcode == .notify)
+        #expect(query.notifySerial == 42)
+    }
+
+    @Test("a TSIG record that is not the last record is FORMERR (RFC 8945 §5.1)")
+    func tsigNotLastIsFormErr() {
+        let tsig: [UInt8] = [0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 0]
+        let opt: [UInt8] = [0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0]
+        let packet = setting(plainQuery.bytes + tsig + opt, word: 2, at: 10)
+        #expect(check(packet) == .reject(.formErr, questionEnd: plainQuestionEnd, edns: nil))
     }
 
     @Test(

@@ -24,6 +24,9 @@ int anydns_batch_receive(anydns_datagram_batch *batch, int fd);
 /// datagram was longer than the slot (MSG_TRUNC), so the caller can drop it.
 unsigned char *anydns_batch_datagram(anydns_datagram_batch *batch, unsigned index, size_t *length);
 
+/// Slot `index`'s sender, a `struct sockaddr_in` or `struct sockaddr_in6`.
+const void *anydns_batch_peer(const anydns_datagram_batch *batch, unsigned index);
+
 /// Queues the first `length` bytes of slot `index`'s buffer as a reply to that slot's sender.
 void anydns_batch_queue_reply(anydns_datagram_batch *batch, unsigned index, size_t length);
 

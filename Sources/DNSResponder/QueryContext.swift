@@ -1,0 +1,85 @@
+import DNSAuth
+import DNSWire
+import DNSZone
+
+/// How the query arrived; it decides the size limit (RFC 1035 §4.2, RFC 7766).
+public enum Transport: Sendable {
+    case udp
+    case tcp
+}
+
+/// What the responder knows about one query besides its bytes: a value, never a socket, so the
+/// responder stays a pure function of (bytes, context, zones). Every stage that needs the
+/// client (access lists, TSIG time checks, later rate limiting) reads it from here.
+public struct QueryContext: Sendable {
+    public var transport: Transport
+    /// The client's address (the source of the datagram or the TCP peer).
+    public var client: IPAddress
+    /// Seconds since the Unix epoch, read once per batch by the transport (RFC 8945 §5.2.3 time
+    /// checks, RFC 7314 expire values).
+    public var now: UInt64
+
+    public init(transport: Transport, client: IPAddress, now: UInt64) {
+        self.transport = transport
+        self.client = client
+        self.now = now
+    }
+
+    /// A context for tests and self-probes: the loopback client, time zero.
+    public static func local(_ transport: Transport) -> QueryContext {
+        QueryContext(transport: transport, client: .v4(0x7F00_0001), now: 0)
+    }
+}
+
+/// Who may transfer each zone and send NOTIFY for it, and the TSIG keys (RFC 8945) that sign
+/// requests. Immutable; built from the configuration at start.
+public struct AccessPolicy: Sendable {
+    public struct ZoneAccess: Sendable {
+        public var allowTransfer: AccessList
+        public var allowNotify: AccessList
+
+        public init(allowTransfer: AccessList = .denyAll, allowNotify: AccessList = .denyAll) {
+            self.allowTransfer = allowTransfer
+            self.allowNotify = allowNotify
+        }
+    }
+
+    public var keyring: TSIGKeyring
+    /// By lowercase origin; a zone not listed allows nothing.
+    public var zones: [DomainName: ZoneAccess]
+
+    public init(keyring: TSIGKeyring = TSIGKeyring([]), zones: [DomainName: ZoneAccess] = [:]) {
+        self.keyring = keyring
+        self.zones = zones
+    }
+
+    func access(_ origin: DomainName) -> ZoneAccess { zones[origin] ?? ZoneAccess() }
+}
+
+/// Work a response asks of the transport beyond sending its bytes.
+public enum FollowUp: Sendable {
+    /// Stream a zone transfer on this TCP connection (the response bytes are empty).
+    case transfer(TransferRequest)
+    /// An allowed NOTIFY arrived for a zone (RFC 1996 §4.7): the zone service should check it.
+    case notify(origin: DomainName, serial: UInt32?, from: IPAddress)
+    /// A transfer or NOTIFY was refused by the zone's access list; the operations layer logs it
+    /// (at most once a minute per client and zone).
+    case refused(origin: DomainName, client: IPAddress, request: String)
+}
+
+/// An allowed AXFR or IXFR over TCP, with everything the transfer producer needs to write it.
+public struct TransferRequest: Sendable {
+    public var zone: Zone
+    /// The serial the client has, for IXFR (RFC 1995 §3); `nil` for AXFR.
+    public var clientSerial: UInt32?
+    public var id: UInt16
+    /// The question as the client sent it (owner, type, class).
+    public var question: [UInt8]
+    /// Flags of the query to echo (opcode, RD, CD).
+    public var queryFlags: UInt16
+    /// Signs every message of the answer when the request was signed (RFC 8945 §5.3.1).
+    public var signer: TSIGSigner?
+    /// The time to sign with.
+    public var now: UInt64
+    public var client: IPAddress
+}

@@ -1,0 +1,105 @@
+import DNSAuth
+import DNSResponder
+import DNSTransport
+import DNSWire
+import DNSXfr
+import Foundation
+import Logging
+import Synchronization
+import ZoneService
+
+/// What the DNS listeners report beyond the query counters: NOTIFYs passed to the zone service,
+/// refused transfers and NOTIFYs logged (once a minute per client and zone, never per packet),
+/// outgoing transfers counted and logged.
+public final class ServingObserver: QueryObserver, Sendable {
+    let metrics: DNSMetrics
+    let logger: Logger
+    let zoneService: ZoneService?
+    private let refusalLog = RefusalLog(interval: 60)
+
+    public init(metrics: DNSMetrics, zoneService: ZoneService?, logger: Logger) {
+        self.metrics = metrics
+        self.zoneService = zoneService
+        self.logger = logger
+    }
+
+    public func answered(transport: Transport, response: Response?) {
+        metrics.answered(transport: transport, response: response)
+    }
+
+    public func followUp(_ followUp: FollowUp) {
+        switch followUp {
+        case .notify(let origin, let serial, let from):
+            zoneService?.notifyReceived(origin, serial: serial, from: from)
+        case .refused(let origin, let client, let request):
+            if refusalLog.shouldLog(client: client, zone: origin, now: UInt64(time(nil))) {
+                logger.warning(
+                    "\(request) refused by the zone's access list",
+                    metadata: ["zone": "\(origin)", "client": "\(client)"])
+            }
+        case .transfer:
+            break
+        }
+    }
+
+    public func transferFinished(_ producer: TransferProducer, completed: Bool) {
+        let type = producer.request.clientSerial == nil ? "AXFR" : "IXFR"
+        metrics.recordTransfer(direction: "out", type: type, succeeded: completed)
+        logger.info(
+            completed ? "transfer sent" : "transfer aborted by the client",
+            metadata: [
+                "zone": "\(producer.request.zone.origin)", "serial": "\(producer.request.zone.serial)",
+                "client": "\(producer.request.client)", "style": "\(producer.style.rawValue)",
+                "messages": "\(producer.messageCount)", "records": "\(producer.recordCount)",
+            ])
+    }
+}
+
+/// Remembers when a refusal was last logged for each (client, zone), so a client retrying every
+/// second fills the log with one line a minute. Bounded: the table is cleared when it grows past
+/// ``capacity`` entries.
+final class RefusalLog: Sendable {
+    static let capacity = 10_000
+    let interval: UInt64
+    private let lastLogged: Mutex<[String: UInt64]> = Mutex([:])
+
+    init(interval: UInt64) { self.interval = interval }
+
+    func shouldLog(client: IPAddress, zone: DomainName, now: UInt64) -> Bool {
+        let key = "\(client) \(zone)"
+        return lastLogged.withLock { table in
+            if let last = table[key], now < last + interval { return false }
+            if table.count >= Self.capacity { table.removeAll() }
+            table[key] = now
+            return true
+        }
+    }
+}
+
+/// Passes the zone service's news to the health monitor and the metrics.
+public struct ZoneServiceReporter: ZoneServiceObserver {
+    let monitor: HealthMonitor
+    let metrics: DNSMetrics
+
+    public init(monitor: HealthMonitor, metrics: DNSMetrics) {
+        self.monitor = monitor
+        self.metrics = metrics
+    }
+
+    public func secondaryChanged(
+        _ origin: DomainName, primaries: [String], schedule: RefreshSchedule, expired: Bool
+    ) {
+        monitor.recordSecondary(
+            origin, primaries: primaries, serial: schedule.serial, attempt: schedule.lastAttempt,
+            success: schedule.lastSuccess, result: schedule.lastResult, nextRefresh: schedule.nextRefresh,
+            expiresAt: schedule.expiresAt, expired: expired)
+    }
+
+    public func transferIn(type: String, succeeded: Bool) {
+        metrics.recordTransfer(direction: "in", type: type, succeeded: succeeded)
+    }
+
+    public func notifySent(acknowledged: Bool) { metrics.recordNotify(sent: true, ok: acknowledged) }
+
+    public func notifyReceived() { metrics.recordNotify(sent: false, ok: true) }
+}

@@ -1,0 +1,153 @@
+import DNSTransport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Sends requests to other servers (primaries, secondaries) and reads their answers, over UDP
+/// or TCP (RFC 1035 §4.2), with non-blocking sockets and a deadline for the whole exchange.
+/// Runs on the zone service's transfer queue, never on a DNS worker.
+enum DNSClient {
+    struct Failure: Error, CustomStringConvertible {
+        var remote: ListenAddress
+        var message: String
+        var description: String { "\(remote): \(message)" }
+    }
+
+    /// One datagram out, the first datagram back whose ID matches.
+    static func exchangeUDP(_ request: [UInt8], with remote: ListenAddress, timeout: Double) -> Result<
+        [UInt8], Failure
+    > {
+        let deadline = monotonicNow() + timeout
+        let fd: Int32
+        switch connectedSocket(remote, type: Int32(SOCK_DGRAM.rawValue), deadline: deadline) {
+        case .success(let socket): fd = socket
+        case .failure(let failure): return .failure(failure)
+        }
+        defer { close(fd) }
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
+            return .failure(Failure(remote: remote, message: "send: \(String(cString: strerror(errno)))"))
+        }
+        var buffer = [UInt8](repeating: 0, count: 65_535)
+        while true {
+            guard waitFor(fd, events: Int16(POLLIN), until: deadline) else {
+                return .failure(Failure(remote: remote, message: "no answer within \(timeout) s"))
+            }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                return .failure(
+                    Failure(remote: remote, message: "receive: \(String(cString: strerror(errno)))"))
+            }
+            if count >= 2 && buffer[0] == request[0] && buffer[1] == request[1] {
+                return .success(Array(buffer[0..<count]))
+            }
+        }
+    }
+
+    /// Sends one request over TCP and hands each answer message to `onMessage` until it returns
+    /// false (the answer is complete) or the deadline passes.
+    static func exchangeTCP(
+        _ request: [UInt8], with remote: ListenAddress, timeout: Double, onMessage: ([UInt8]) -> Bool
+    ) -> Result<Void, Failure> {
+        let deadline = monotonicNow() + timeout
+        let fd: Int32
+        switch connectedSocket(remote, type: Int32(SOCK_STREAM.rawValue), deadline: deadline) {
+        case .success(let socket): fd = socket
+        case .failure(let failure): return .failure(failure)
+        }
+        defer { close(fd) }
+        var framed = [UInt8(request.count >> 8), UInt8(request.count & 0xFF)] + request
+        while !framed.isEmpty {
+            guard waitFor(fd, events: Int16(POLLOUT), until: deadline) else {
+                return .failure(Failure(remote: remote, message: "cannot send within \(timeout) s"))
+            }
+            let sent = framed.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                return .failure(Failure(remote: remote, message: "send: \(String(cString: strerror(errno)))"))
+            }
+            framed.removeFirst(sent)
+        }
+        var input: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            while input.count >= 2 {
+                let length = Int(input[0]) << 8 | Int(input[1])
+                guard input.count >= 2 + length else { break }
+                let message = Array(input[2..<(2 + length)])
+                input.removeFirst(2 + length)
+                if !onMessage(message) { return .success(()) }
+            }
+            guard waitFor(fd, events: Int16(POLLIN), until: deadline) else {
+                return .failure(Failure(remote: remote, message: "answer incomplete after \(timeout) s"))
+            }
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 {
+                return .failure(
+                    Failure(remote: remote, message: "connection closed before the answer was complete"))
+            }
+            if count < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                return .failure(
+                    Failure(remote: remote, message: "receive: \(String(cString: strerror(errno)))"))
+            }
+            input += chunk[0..<count]
+        }
+    }
+
+    private static func connectedSocket(_ remote: ListenAddress, type: Int32, deadline: Double) -> Result<
+        Int32, Failure
+    > {
+        guard var (storage, length) = remote.socketAddress() else {
+            return .failure(Failure(remote: remote, message: "not a numeric address"))
+        }
+        let fd = socket(
+            Int32(storage.ss_family), type | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            return .failure(Failure(remote: remote, message: "socket: \(String(cString: strerror(errno)))"))
+        }
+        let result = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
+        }
+        if result != 0 && errno != EINPROGRESS {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            return .failure(Failure(remote: remote, message: "connect: \(reason)"))
+        }
+        if result != 0 {
+            guard waitFor(fd, events: Int16(POLLOUT), until: deadline) else {
+                close(fd)
+                return .failure(Failure(remote: remote, message: "connect: timed out"))
+            }
+            var error: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size)
+            if error != 0 {
+                close(fd)
+                return .failure(
+                    Failure(remote: remote, message: "connect: \(String(cString: strerror(error)))"))
+            }
+        }
+        return .success(fd)
+    }
+
+    /// Waits until `fd` is ready for `events` or the deadline passes.
+    private static func waitFor(_ fd: Int32, events: Int16, until deadline: Double) -> Bool {
+        while true {
+            let left = deadline - monotonicNow()
+            guard left > 0 else { return false }
+            var entry = pollfd(fd: fd, events: events, revents: 0)
+            let ready = poll(&entry, 1, Int32(min(left * 1000, 60_000)) + 1)
+            if ready > 0 { return true }
+            if ready < 0 && errno != EINTR { return false }
+        }
+    }
+}
+
+/// Seconds on a clock that never jumps (deadlines).
+func monotonicNow() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}

@@ -1,0 +1,76 @@
+import AnydnsConfig
+import ArgumentParser
+import DNSAuth
+import DNSResponder
+import DNSTransport
+import DNSWire
+import DNSZone
+import ZoneService
+
+/// Turns the configuration's `keys`, `remotes`, `acls` and the zones' `primaries`,
+/// `allow-transfer`, `allow-notify` and `notify` into what the responder and the zone service
+/// use (README "Zone transfers").
+enum TransferSettings {
+    static func keyring(_ configuration: Configuration) throws -> [String: TSIGKey] {
+        var keys: [String: TSIGKey] = [:]
+        for (index, key) in configuration.keys.enumerated() {
+            guard let made = TSIGKey(name: key.name, algorithm: key.algorithm, base64Secret: key.secret)
+            else {
+                throw ValidationError(
+                    "keys[\(index)]: key \(key.name) is not usable (name, algorithm or secret)")
+            }
+            keys[key.name] = made
+        }
+        return keys
+    }
+
+    static func access(_ configuration: Configuration) throws -> AccessPolicy {
+        let keys = try keyring(configuration)
+        var rules: [String: AccessRule] = [:]
+        for acl in configuration.acls {
+            rules[acl.name] = AccessRule(
+                name: acl.name, prefixes: acl.prefixes.compactMap(AddressPrefix.init),
+                keyName: acl.key.flatMap { keys[$0]?.name })
+        }
+        var zones: [DomainName: AccessPolicy.ZoneAccess] = [:]
+        for entry in configuration.zones {
+            guard let origin = origin(entry.origin) else { continue }
+            zones[origin] = AccessPolicy.ZoneAccess(
+                allowTransfer: AccessList(entry.allowTransfer.compactMap { rules[$0] }),
+                allowNotify: AccessList(entry.allowNotify.compactMap { rules[$0] }))
+        }
+        return AccessPolicy(keyring: TSIGKeyring(Array(keys.values)), zones: zones)
+    }
+
+    static func zoneService(_ configuration: Configuration, useConfiguredZones: Bool) throws
+        -> ZoneServiceSettings
+    {
+        let keys = try keyring(configuration)
+        var remotes: [String: [RemoteServer]] = [:]
+        for remote in configuration.remotes {
+            remotes[remote.name] = remote.addresses.compactMap(ListenAddress.init).map {
+                RemoteServer(address: $0, key: remote.key.flatMap { keys[$0] })
+            }
+        }
+        var settings = ZoneServiceSettings(
+            journalLimits: ZoneHistory.Limits(
+                maxEntries: configuration.journal.maxEntries, maxBytes: configuration.journal.maxBytes),
+            storage: configuration.storage)
+        guard useConfiguredZones else { return settings }
+        for entry in configuration.zones {
+            guard let origin = origin(entry.origin) else { continue }
+            if entry.isSecondary {
+                settings.secondaries[origin] = entry.primaries.flatMap { remotes[$0] ?? [] }
+            }
+            if !entry.notify.isEmpty {
+                settings.notify[origin] = entry.notify.flatMap { remotes[$0] ?? [] }
+            }
+            if !entry.allowTransfer.isEmpty { settings.journaled.insert(origin) }
+        }
+        return settings
+    }
+
+    private static func origin(_ text: String) -> DomainName? {
+        DomainName(text.hasSuffix(".") ? text : text + ".")?.lowercased()
+    }
+}
