@@ -5,10 +5,11 @@ import DNSWire
 ///
 /// Errors (the zone is refused): records outside the origin or not of class IN; a missing,
 /// misplaced or second SOA; no NS at the apex; CNAME beside other data or two CNAMEs
-/// (RFC 1034 §3.6.2, RFC 2181 §10.1); two DNAMEs or data below a DNAME (RFC 6672 §2.4); data
-/// other than glue at or below a delegation (RFC 1034 §4.2.1); DS away from a delegation point
-/// (RFC 4035 §2.4); meta-types (RFC 6895 §3.1). Warnings: in-zone name servers without address
-/// records (missing glue), TTLs that differ inside an RRset (RFC 2181 §5.2). Identical records are
+/// (RFC 1034 §3.6.2, RFC 2181 §10.1); two DNAMEs or data below a DNAME (RFC 6672 §2.4);
+/// meta-types (RFC 6895 §3.1). Warnings: in-zone name servers without address records (missing
+/// glue), TTLs that differ inside an RRset (RFC 2181 §5.2), and what NSD and Knot DNS load too:
+/// data other than glue at or below a delegation (occluded, RFC 1034 §4.2.1), DS away from a
+/// delegation point (RFC 4035 §2.4). Identical records are
 /// merged (RFC 2181 §5).
 public enum ZoneBuilder {
     /// Checks records made in memory.
@@ -322,19 +323,22 @@ private struct Checker {
                 if type == .soa && !isApex {
                     error(location(first), "SOA record at \(owner(first)), not at the zone apex \(origin)")
                 }
+                // NSD and Knot DNS load the next three, so a secondary must too (its primary
+                // serves them): they are warnings, and occluded data is never answered.
                 if type == .ds && !isCut {
-                    error(location(first), "DS record at \(owner(first)), which is not a delegation point")
+                    warning(location(first), "DS record at \(owner(first)), which is not a delegation point")
                 }
                 if cut >= 0, !isGlueOrCutData(type, node: node, atCut: cut == node) {
                     if cut == node {
-                        error(
+                        warning(
                             location(first),
-                            "\(type) record at \(owner(first)) is non-glue data at delegation point \(name(cut))"
+                            "\(type) record at \(owner(first)) is non-glue data at delegation point \(name(cut)) (occluded: never answered)"
                         )
                     } else {
-                        error(
+                        warning(
                             location(first),
-                            "\(type) record at \(owner(first)) is below delegation \(name(cut))")
+                            "\(type) record at \(owner(first)) is below delegation \(name(cut)) (occluded: never answered)"
+                        )
                     }
                 }
                 if dnameAbove[Int(node)] >= 0 {
