@@ -82,4 +82,19 @@ public struct TransferRequest: Sendable {
     /// The time to sign with.
     public var now: UInt64
     public var client: IPAddress
+
+    public init(
+        zone: Zone, clientSerial: UInt32?, id: UInt16, question: [UInt8], queryFlags: UInt16,
+        signer: TSIGSigner?,
+        now: UInt64, client: IPAddress
+    ) {
+        self.zone = zone
+        self.clientSerial = clientSerial
+        self.id = id
+        self.question = question
+        self.queryFlags = queryFlags
+        self.signer = signer
+        self.now = now
+        self.client = client
+    }
 }

@@ -24,9 +24,10 @@ public struct RefreshSchedule: Codable, Equatable, Sendable {
 
     /// The copy kept on disk, checked against the clock at start: a site that was down longer
     /// than the refresh interval refreshes at once (and one down past expiry serves nothing).
+    /// A restart within REFRESH keeps the stored schedule.
     public static func restored(_ stored: RefreshSchedule, now: UInt64) -> RefreshSchedule {
         var schedule = stored
-        schedule.nextRefresh = min(stored.nextRefresh, now)
+        if schedule.isExpired(now: now) { schedule.nextRefresh = now }
         return schedule
     }
 
