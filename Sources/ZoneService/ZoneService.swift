@@ -121,7 +121,7 @@ public final class ZoneService: @unchecked Sendable {
 
     /// The stored zone file and timers of `origin`, if both exist and the copy has not expired
     /// (RFC 1034 §4.3.5): the zone is then served at once with its stored expiry.
-    private func loadStoredCopy(_ origin: DomainName, now: UInt64) -> RefreshSchedule? {
+    func loadStoredCopy(_ origin: DomainName, now: UInt64) -> RefreshSchedule? {
         guard let paths = storagePaths(origin),
             let data = FileManager.default.contents(atPath: paths.timers),
             let stored = try? JSONDecoder().decode(RefreshSchedule.self, from: data)
@@ -135,7 +135,10 @@ public final class ZoneService: @unchecked Sendable {
         }
         switch ZoneLoader.load(path: paths.zone, origin: origin) {
         case .success(let loaded):
-            let zone = loaded.zone.with(expiresAt: .some(schedule.expiresAt))
+            let history =
+                settings.journaled.contains(origin)
+                ? JournalFile.read(from: paths.journal, leadingTo: loaded.zone.serial) : nil
+            let zone = loaded.zone.with(history: history, expiresAt: .some(schedule.expiresAt))
             store.update { $0.replacing(zone) }
             logger.info(
                 "zone loaded from storage",
@@ -217,7 +220,14 @@ public final class ZoneService: @unchecked Sendable {
         var changed: [Zone] = []
         for zone in loaded.zones {
             guard let old = previous.zone(named: zone.origin) else {
-                zones.append(zone)
+                // First load: the journal on disk, if it leads to this serial, is the history.
+                let stored =
+                    settings.journaled.contains(zone.origin)
+                    ? storagePaths(zone.origin).flatMap {
+                        JournalFile.read(from: $0.journal, leadingTo: zone.serial)
+                    }
+                    : nil
+                zones.append(stored.map { zone.with(history: $0) } ?? zone)
                 continue
             }
             if old === zone || old.serial == zone.serial {
@@ -231,6 +241,7 @@ public final class ZoneService: @unchecked Sendable {
             }
             zones.append(next)
             changed.append(next)
+            storeJournal(next)
         }
         let secondaries = Set(settings.secondaries.keys)
         store.update { current in
@@ -320,246 +331,5 @@ public final class ZoneService: @unchecked Sendable {
         observer?.secondaryChanged(
             origin, primaries: (settings.secondaries[origin] ?? []).map(\.description), schedule: schedule,
             expired: schedule.isExpired(now: clock()))
-    }
-
-    /// One refresh (RFC 1034 §4.3.5): ask each primary in turn for its SOA; when one has a newer
-    /// serial (RFC 1982), transfer from it, IXFR first when we have a version and AXFR when IXFR
-    /// fails in any way, and check the result like a zone file before it replaces anything.
-    private func refreshZone(_ origin: DomainName, current: Zone?) -> RefreshOutcome {
-        var problems: [String] = []
-        var retry: UInt32? = current?.soaTimers.retry
-        for primary in settings.secondaries[origin] ?? [] {
-            let soa: (timers: SOATimers, expire: UInt32?)
-            switch querySOA(origin, primary) {
-            case .success(let answer): soa = answer
-            case .failure(let failure):
-                problems.append("\(failure)")
-                continue
-            }
-            retry = soa.timers.retry
-            if let current, !SerialNumber(soa.timers.serial).isNewer(than: SerialNumber(current.serial)) {
-                if soa.timers.serial != current.serial {
-                    logger.warning(
-                        "zone \(origin): \(primary.address) has serial \(soa.timers.serial), behind ours \(current.serial); keeping ours until it expires or zone-retransfer"
-                    )
-                }
-                return .upToDate(current.soaTimers, primaryExpire: soa.expire, from: "\(primary.address)")
-            }
-            if let current {
-                switch transfer(origin, from: primary, current: current) {
-                case .success(let zone):
-                    observer?.transferIn(type: "IXFR", succeeded: true)
-                    return .transferred(
-                        zone, via: "IXFR", from: "\(primary.address)", primaryExpire: soa.expire)
-                case .failure(let failure):
-                    observer?.transferIn(type: "IXFR", succeeded: false)
-                    logger.warning("zone \(origin): IXFR failed (\(failure)); falling back to AXFR")
-                }
-            }
-            switch transfer(origin, from: primary, current: nil) {
-            case .success(let zone):
-                observer?.transferIn(type: "AXFR", succeeded: true)
-                return .transferred(zone, via: "AXFR", from: "\(primary.address)", primaryExpire: soa.expire)
-            case .failure(let failure):
-                observer?.transferIn(type: "AXFR", succeeded: false)
-                problems.append("\(failure)")
-            }
-        }
-        return .failed(problems.isEmpty ? "no primaries" : problems.joined(separator: "; "), retry: retry)
-    }
-
-    struct TransferFailure: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// The primary's SOA timers and its EDNS EXPIRE (RFC 7314 §3), over UDP (TCP when truncated).
-    private func querySOA(_ origin: DomainName, _ primary: RemoteServer) -> Result<
-        (timers: SOATimers, expire: UInt32?), TransferFailure
-    > {
-        let id = UInt16.random(in: 0...UInt16.max)
-        var signer = primary.key.map { TSIGSigner(key: $0) }
-        let request = RequestBuilder.make(
-            id: id, zone: origin, type: .soa, expire: true, signer: &signer, now: clock())
-        var answer: [UInt8]
-        switch DNSClient.exchangeUDP(request, with: primary.address, timeout: settings.queryTimeout) {
-        case .success(let bytes): answer = bytes
-        case .failure(let failure): return .failure(TransferFailure(description: "SOA query: \(failure)"))
-        }
-        if answer.count > 3 && answer[2] & 0x02 != 0 {
-            var tcpAnswer: [UInt8]? = nil
-            _ = DNSClient.exchangeTCP(request, with: primary.address, timeout: settings.queryTimeout) {
-                tcpAnswer = $0
-                return false
-            }
-            guard let tcpAnswer else {
-                return .failure(TransferFailure(description: "SOA query over TCP failed"))
-            }
-            answer = tcpAnswer
-        }
-        if let key = primary.key, let signer {
-            var verifier = TSIGResponseVerifier(key: key, requestMAC: signer.lastMAC)
-            let check = answer.withUnsafeBytes { verifier.verify($0, now: clock()) }
-            if case .failed(let reason) = check {
-                return .failure(
-                    TransferFailure(description: "\(primary.address): SOA answer TSIG: \(reason)"))
-            }
-        }
-        guard let message = try? ReceivedMessage(answer), message.header.id == id else {
-            return .failure(TransferFailure(description: "\(primary.address): malformed SOA answer"))
-        }
-        guard message.rcode == .noError, message.header.has(DNSHeader.Flag.aa),
-            let soa = message.answers.first(where: { $0.type == .soa && $0.owner.lowercased() == origin }),
-            let timers = soa.rdata.withUnsafeBytes({ SOATimers(soaRData: $0) })
-        else {
-            return .failure(
-                TransferFailure(
-                    description:
-                        "\(primary.address): SOA query answered \(message.rcode)\(message.header.has(DNSHeader.Flag.aa) ? "" : " without AA")"
-                ))
-        }
-        var expire: UInt32? = nil
-        if let opt = message.additional.first(where: { $0.type == .opt }) {
-            expire = expireOption(opt.rdata)
-        }
-        return .success((timers, expire))
-    }
-
-    /// The value of an EDNS EXPIRE option (RFC 7314 §2) in OPT RDATA.
-    private func expireOption(_ rdata: [UInt8]) -> UInt32? {
-        var index = 0
-        while index + 4 <= rdata.count {
-            let code = UInt16(rdata[index]) << 8 | UInt16(rdata[index + 1])
-            let length = Int(rdata[index + 2]) << 8 | Int(rdata[index + 3])
-            index += 4
-            guard index + length <= rdata.count else { return nil }
-            if code == EDNSOptionCode.expire && length == 4 {
-                return rdata[index..<(index + 4)].reduce(0) { $0 << 8 | UInt32($1) }
-            }
-            index += length
-        }
-        return nil
-    }
-
-    /// IXFR from `current` (RFC 1995), or AXFR when `current` is nil (RFC 5936), then the zone
-    /// checks; the new version carries the history the transfer extends.
-    private func transfer(_ origin: DomainName, from primary: RemoteServer, current: Zone?) -> Result<
-        Zone, TransferFailure
-    > {
-        let id = UInt16.random(in: 0...UInt16.max)
-        var signer = primary.key.map { TSIGSigner(key: $0) }
-        let request = RequestBuilder.make(
-            id: id, zone: origin, type: current == nil ? .axfr : .ixfr, clientSOA: current?.soaRecord,
-            signer: &signer, now: clock())
-        var reader = TransferResponseReader(
-            zone: origin, id: id, clientSerial: current?.serial,
-            verifier: primary.key.map { TSIGResponseVerifier(key: $0, requestMAC: signer!.lastMAC) })
-        var outcome: TransferOutcome? = nil
-        var failure: String? = nil
-        let exchange = DNSClient.exchangeTCP(
-            request, with: primary.address, timeout: settings.transferTimeout
-        ) {
-            message in
-            switch reader.consume(message, now: clock()) {
-            case .needMore: return true
-            case .done(let result):
-                outcome = result
-                return false
-            case .failed(let reason):
-                failure = reason
-                return false
-            }
-        }
-        let kind = current == nil ? "AXFR" : "IXFR"
-        if case .failure(let error) = exchange {
-            return .failure(TransferFailure(description: "\(kind): \(error)"))
-        }
-        if let failure {
-            return .failure(TransferFailure(description: "\(kind) from \(primary.address): \(failure)"))
-        }
-        let source = "\(kind) from \(primary.address)"
-        let records: [ResourceRecord]
-        var history = current?.history ?? ZoneHistory()
-        switch outcome {
-        case .full(let all)?:
-            records = all
-            if let current, settings.journaled.contains(origin) {
-                history = history.appending(
-                    ZoneDiff.between(oldRecords: current.allRecords(), newRecords: all),
-                    limits: settings.journalLimits)
-            } else {
-                history = ZoneHistory()
-            }
-        case .incremental(let diffs)?:
-            guard let current else {
-                return .failure(TransferFailure(description: "\(source): unexpected IXFR"))
-            }
-            var working = current.allRecords()
-            for diff in diffs {
-                guard let next = diff.apply(to: working) else {
-                    return .failure(
-                        TransferFailure(
-                            description:
-                                "\(source): difference \(diff.fromSerial)→\(diff.toSerial) does not fit our data"
-                        ))
-                }
-                working = next
-                history = history.appending(diff, limits: settings.journalLimits)
-            }
-            records = working
-        case .upToDate?:
-            guard let current else { return .failure(TransferFailure(description: "\(source): no data")) }
-            return .success(current)
-        case nil:
-            return .failure(TransferFailure(description: "\(source): answer incomplete"))
-        }
-        let table = ZoneRecordTable(received: records, source: source)
-        switch ZoneBuilder.build(origin: origin, source: source, table: table) {
-        case .success(let loaded):
-            for warning in loaded.warnings.prefix(20) { logger.warning("\(warning)") }
-            return .success(
-                loaded.zone.with(history: settings.journaled.contains(origin) ? history : ZoneHistory()))
-        case .failure(let error):
-            let first = error.errors.prefix(3).map(\.description).joined(separator: "; ")
-            return .failure(TransferFailure(description: "\(source): the zone fails its checks: \(first)"))
-        }
-    }
-
-    // MARK: Storage
-
-    private func storagePaths(_ origin: DomainName) -> (zone: String, timers: String)? {
-        guard let storage = settings.storage else { return nil }
-        let name = origin.isRoot ? "root." : origin.description
-        return ("\(storage)/\(name)zone", "\(storage)/\(name)timers")
-    }
-
-    /// Writes the served version to storage atomically (temporary file, then rename).
-    private func storeCopy(_ zone: Zone) {
-        guard let paths = storagePaths(zone.origin) else { return }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: settings.storage!, withIntermediateDirectories: true)
-            try ZoneFileWriter.write(
-                zone, to: paths.zone, comment: "\(zone.origin) serial \(zone.serial), \(zone.source)")
-        } catch {
-            logger.error("zone \(zone.origin): cannot store the transferred copy: \(error)")
-        }
-    }
-
-    private func storeTimers(_ origin: DomainName, _ schedule: RefreshSchedule) {
-        guard let paths = storagePaths(origin), let data = try? JSONEncoder().encode(schedule) else { return }
-        let temporary = paths.timers + ".tmp"
-        do {
-            try FileManager.default.createDirectory(
-                atPath: settings.storage!, withIntermediateDirectories: true)
-            try data.write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, paths.timers) == 0 else { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            logger.error("zone \(origin): cannot store timers in \(paths.timers): \(error)")
-        }
-    }
-
-    private func removeStoredTimers(_ origin: DomainName) {
-        guard let paths = storagePaths(origin) else { return }
-        unlink(paths.timers)
     }
 }

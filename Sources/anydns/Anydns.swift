@@ -6,6 +6,6 @@ struct Anydns: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "anydns",
         abstract: "An anycast-aware authoritative DNS server.",
-        subcommands: [Serve.self, CheckZone.self, CheckConfig.self]
+        subcommands: [Serve.self, CheckZone.self, CheckConfig.self, Ctl.self]
     )
 }

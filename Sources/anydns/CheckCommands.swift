@@ -54,12 +54,20 @@ struct CheckConfig: ParsableCommand {
         }
         var problems = 0
         for (index, zone) in configuration.zones.enumerated()
-        where !FileManager.default.isReadableFile(atPath: zone.file) {
+        where !zone.isSecondary && !FileManager.default.isReadableFile(atPath: zone.file) {
             printError("\(file): zones[\(index)].file: cannot read \(zone.file)")
             problems += 1
         }
         guard problems == 0 else { throw ExitCode.failure }
-        print("\(file): ok, \(configuration.zones.count) zone(s), \(configuration.listen.count) listener(s)")
+        let secondaries = configuration.zones.filter(\.isSecondary).count
+        if secondaries > 0 && configuration.storage == nil {
+            printError(
+                "\(file): storage: not set: the \(secondaries) secondary zone(s) will be kept in memory only, and a restarted site serves them only after a transfer"
+            )
+        }
+        print(
+            "\(file): ok, \(configuration.zones.count) zone(s) (\(secondaries) secondary), \(configuration.keys.count) key(s), \(configuration.listen.count) listener(s)"
+        )
     }
 }
 

@@ -355,18 +355,23 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 class FakePrimary:
     """A minimal primary on 127.0.0.1 (UDP and TCP, one port) answering SOA and AXFR/IXFR
-    (always AXFR-style) for one zone from `self.records`, a list of dns.rrset.RRset with the
-    SOA first. Switch versions by assigning `records`. Counts the transfers it served."""
+    (always AXFR-style, RFC 1995 §4 allows it) for one zone, from zone text parsed without any
+    checks, so that it can serve what a real primary would refuse to load. Switch versions
+    with `set_zone`. Counts the SOA queries and transfers it answered."""
 
     def __init__(self, origin: str, zone_source: str):
         self.origin = dns.name.from_text(origin)
         self.set_zone(zone_source)
+        self.soa_queries = 0
         self.transfers = 0
-        self.port = free_port()
+        self.lock = threading.Lock()
+        self.connections: list = []
         parent = self
 
         class TCP(socketserver.BaseRequestHandler):
             def handle(self):
+                with parent.lock:
+                    parent.connections.append(self.request)
                 try:
                     while True:
                         length = struct.unpack("!H", _recv_exact(self.request, 2))[0]
@@ -387,13 +392,32 @@ class FakePrimary:
                 for reply in parent.answer(query, tcp=False):
                     sock.sendto(reply.to_wire(max_size=65535), self.client_address)
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.tcp = socketserver.ThreadingTCPServer((LOOPBACK_V4, self.port), TCP)
-        self.udp = socketserver.ThreadingUDPServer((LOOPBACK_V4, self.port), UDP)
-        self.tcp.daemon_threads = self.udp.daemon_threads = True
+        class TCPServer(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        class UDPServer(socketserver.ThreadingUDPServer):
+            daemon_threads = True
+
+        for _ in range(20):
+            self.port = free_port()
+            try:
+                self.tcp = TCPServer((LOOPBACK_V4, self.port), TCP)
+            except OSError:
+                continue
+            try:
+                self.udp = UDPServer((LOOPBACK_V4, self.port), UDP)
+            except OSError:
+                self.tcp.server_close()
+                continue
+            break
         self.threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (self.tcp, self.udp)]
         for t in self.threads:
             t.start()
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK_V4}:{self.port}"
 
     def set_zone(self, text: str) -> None:
         """Parse the zone text WITHOUT checks (dnspython's zone object would object to CNAME
@@ -407,7 +431,8 @@ class FakePrimary:
             owner, rest = line.split(None, 1)
             name = self.origin if owner == "@" else dns.name.from_text(owner, self.origin)
             rtype, rdata = rest.split(None, 1)
-            rr = dns.rrset.from_text(name, default_ttl, "IN", rtype, rdata, origin=self.origin)
+            rr = dns.rrset.from_text(name, default_ttl, "IN", rtype, rdata, origin=self.origin,
+                                    relativize=False)
             key = (name, rr.rdtype)
             if key in rrsets:
                 rrsets[key].union_update(rr)
@@ -425,19 +450,30 @@ class FakePrimary:
             reply.set_rcode(dns.rcode.REFUSED)
             return [reply]
         if q.rdtype == dns.rdatatype.SOA:
+            with self.lock:
+                self.soa_queries += 1
             reply.answer.append(soa)
             return [reply]
         if q.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR) and tcp:
-            self.transfers += 1
+            with self.lock:
+                self.transfers += 1
             reply.answer.extend(self.records + [soa])
             return [reply]
         reply.set_rcode(dns.rcode.NOTIMP)
         return [reply]
 
     def stop(self) -> None:
+        """Stop listening and close every open connection: the primary is gone."""
         for s in (self.tcp, self.udp):
             s.shutdown()
             s.server_close()
+        with self.lock:
+            for c in self.connections:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                    c.close()
+                except OSError:
+                    pass
 
 
 # ------------------------------------------------------------------------------ raw TSIG

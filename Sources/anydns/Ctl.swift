@@ -1,0 +1,143 @@
+import ArgumentParser
+import DNSTransport
+import Foundation
+
+/// `anydns ctl`: the operator's control command, in the style of `knotc` and `nsd-control`,
+/// talking to a running server's management HTTP (README "Control").
+struct Ctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ctl",
+        abstract: "Control a running anydns through its management HTTP.",
+        discussion: """
+            Commands:
+              status                 the server's readiness (/readyz) and state
+              zone-status [ZONE]     one line per zone: role, serial, refresh and expiry timers
+              zone-refresh ZONE      a secondary zone checks its primaries now
+              zone-retransfer ZONE   a secondary zone takes a full AXFR now, whatever the serials say
+              zone-notify ZONE       send NOTIFY for the zone to its configured secondaries now
+            Exit status 0 on success, 1 when the server refuses or cannot be reached.
+            """)
+
+    @Option(name: .long, help: "Management HTTP as ADDR:PORT or [ADDR6]:PORT (default 127.0.0.1:8053).")
+    var management: String = "127.0.0.1:8053"
+
+    @Argument(help: "status, zone-status, zone-refresh, zone-retransfer or zone-notify.")
+    var command: String
+
+    @Argument(help: "The zone, for the zone-… commands.")
+    var zone: String?
+
+    func validate() throws {
+        guard ListenAddress(management) != nil else {
+            throw ValidationError("--management \(management): expected ADDR:PORT or [ADDR6]:PORT")
+        }
+        let zoneCommands = ["zone-refresh", "zone-retransfer", "zone-notify"]
+        guard (["status", "zone-status"] + zoneCommands).contains(command) else {
+            throw ValidationError(
+                "unknown command \(command); expected status, zone-status, zone-refresh, zone-retransfer or zone-notify"
+            )
+        }
+        if zoneCommands.contains(command) && zone == nil {
+            throw ValidationError("\(command) needs a ZONE")
+        }
+    }
+
+    func run() throws {
+        let address = ListenAddress(management)!
+        let request: (method: String, path: String)
+        switch command {
+        case "status": request = ("GET", "/readyz")
+        case "zone-status": request = ("GET", zone.map { "/zones/\(absolute($0))" } ?? "/zones")
+        default:
+            let action = command.dropFirst("zone-".count)
+            request = ("POST", "/zones/\(absolute(zone!))/\(action)")
+        }
+        switch HTTPClient.exchange(method: request.method, path: request.path, with: address, timeout: 10) {
+        case .success(let reply):
+            if (200..<300).contains(reply.status) {
+                print(reply.body, terminator: reply.body.hasSuffix("\n") ? "" : "\n")
+            } else {
+                printError("error: \(reply.body.trimmingCharacters(in: .whitespacesAndNewlines))")
+                throw ExitCode.failure
+            }
+        case .failure(let problem):
+            printError("error: cannot reach the management HTTP at \(address): \(problem.message)")
+            throw ExitCode.failure
+        }
+    }
+
+    private func absolute(_ name: String) -> String { name.hasSuffix(".") ? name : name + "." }
+}
+
+/// A one-request HTTP/1.1 client over a plain socket, enough for the loopback management API.
+enum HTTPClient {
+    struct Reply {
+        var status: Int
+        var body: String
+    }
+
+    struct Problem: Error {
+        var message: String
+    }
+
+    static func exchange(method: String, path: String, with address: ListenAddress, timeout: Double)
+        -> Result<
+            Reply, Problem
+        >
+    {
+        guard var (storage, length) = address.socketAddress() else {
+            return .failure(Problem(message: "bad address"))
+        }
+        let fd = socket(Int32(storage.ss_family), Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return .failure(Problem(message: String(cString: strerror(errno)))) }
+        defer { close(fd) }
+        var wait = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
+        }
+        guard connected == 0 else { return .failure(Problem(message: String(cString: strerror(errno)))) }
+        let text =
+            "\(method) \(path) HTTP/1.1\r\nHost: \(address)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        let bytes = Array(text.utf8)
+        guard
+            bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count
+        else {
+            return .failure(Problem(message: String(cString: strerror(errno))))
+        }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { break }
+            guard count > 0 else { return .failure(Problem(message: String(cString: strerror(errno)))) }
+            response += chunk[0..<count]
+        }
+        let whole = String(decoding: response, as: UTF8.self)
+        guard let headerEnd = whole.range(of: "\r\n\r\n"),
+            let statusText = whole.split(separator: " ", maxSplits: 2).dropFirst().first,
+            let status = Int(statusText)
+        else { return .failure(Problem(message: "not an HTTP reply")) }
+        var body = String(whole[headerEnd.upperBound...])
+        if whole[..<headerEnd.lowerBound].lowercased().contains("transfer-encoding: chunked") {
+            body = dechunk(body)
+        }
+        return .success(Reply(status: status, body: body))
+    }
+
+    /// Joins the chunks of a chunked body (RFC 9112 §7.1).
+    private static func dechunk(_ body: String) -> String {
+        var rest = Substring(body)
+        var out = ""
+        while let lineEnd = rest.range(of: "\r\n"), let size = Int(rest[..<lineEnd.lowerBound], radix: 16),
+            size > 0
+        {
+            let start = lineEnd.upperBound
+            let end = rest.utf8.index(start, offsetBy: size, limitedBy: rest.endIndex) ?? rest.endIndex
+            out += rest[start..<end]
+            rest = rest[end...].dropFirst(2)
+        }
+        return out
+    }
+}
