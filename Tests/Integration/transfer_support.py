@@ -30,6 +30,7 @@ import dns.name
 import dns.opcode
 import dns.query
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
@@ -431,8 +432,8 @@ class FakePrimary:
             owner, rest = line.split(None, 1)
             name = self.origin if owner == "@" else dns.name.from_text(owner, self.origin)
             rtype, rdata = rest.split(None, 1)
-            rr = dns.rrset.from_text(name, default_ttl, "IN", rtype, rdata, origin=self.origin,
-                                    relativize=False)
+            rd = dns.rdata.from_text("IN", rtype, rdata, origin=self.origin, relativize=False)
+            rr = dns.rrset.from_rdata(name, default_ttl, rd)
             key = (name, rr.rdtype)
             if key in rrsets:
                 rrsets[key].union_update(rr)
