@@ -4,6 +4,7 @@
 #
 # Builds, with network namespaces and veth pairs only (nothing leaves the machine):
 #
+#   primary 192.0.2.53 (Knot DNS, hidden: not announced) --- 192.0.2.1 router
 #   client 203.0.113.10 --- 203.0.113.1 router (BIRD, AS 65000; kernel table = best route)
 #                                        | 198.51.100.1    | .2               | .3
 #                                        | (point-to-point veths)
@@ -14,6 +15,10 @@
 # then runs the scenario against a continuous query stream from the client to 10.53.0.1:
 # converge on site A, planned drain of A (no query lost), kill -9 of B (C takes over; gap and
 # losses measured), restore A and B, zone change + SIGHUP at every site (new serial everywhere),
+# then the hidden primary: every site is a secondary of lab.test. from Knot DNS with TSIG; a
+# change on the primary reaches every site by NOTIFY + IXFR (seconds to the last site measured),
+# the primary unreachable for a while (the sites keep serving), and site A cut off from the
+# primary until lab.test. expires there (A withdraws, 0 queries lost, B and C keep the route);
 # and prints a table. Exit status 0 only if every expectation held. Everything it creates is
 # removed on exit, whatever happens; running it again right away works.
 #
@@ -42,7 +47,12 @@ STREAM_INTERVAL=0.02
 STREAM_TIMEOUT=0.3
 
 SITES=(a b c)
-NAMESPACES=(router client site-a site-b site-c)
+NAMESPACES=(router client primary site-a site-b site-c)
+PRIMARY=192.0.2.53
+PRIMARY_GW=192.0.2.1
+TSIG_SECRET=K2tf3TRjvQkVCmJF3/Z9vA==
+# lab.test.'s SOA timers: refresh 2 s, retry 1 s, expire 12 s, so expiry fits in the lab's time
+LAB_REFRESH=2 LAB_RETRY=1 LAB_EXPIRE=12
 declare -A MGMT=([a]=198.51.100.11 [b]=198.51.100.12 [c]=198.51.100.13) # site's own address
 declare -A RTR=([a]=198.51.100.1 [b]=198.51.100.2 [c]=198.51.100.3)     # router end of its link
 declare -A MED=([a]=100 [b]=200 [c]=300)                                # lower MED wins
@@ -180,7 +190,7 @@ cleanup() {
 [ "$(id -u)" -eq 0 ] || die "run as root (network namespaces, BGP port 179, DNS port 53)"
 
 install_packages() {
-    local packages=(bird2 exabgp iproute2 curl python3-dnspython bind9-dnsutils) missing=() p
+    local packages=(bird2 exabgp knot iproute2 curl python3-dnspython bind9-dnsutils) missing=() p
     for p in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
@@ -191,7 +201,7 @@ install_packages() {
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # Debian starts bird and exabgp as services on install; the lab runs its own copies.
-    for p in bird exabgp; do
+    for p in bird exabgp knot; do
         if [ -d /run/systemd/system ]; then
             systemctl stop "$p" >/dev/null 2>&1 || true
         elif command -v service >/dev/null 2>&1; then
@@ -203,7 +213,7 @@ install_packages
 
 ANYDNS_SOURCE=${ANYDNS_BIN:-$REPO/.build/debug/anydns}
 rm -rf "$LAB_DIR"
-mkdir -p "$LAB_DIR/bin" "$LAB_DIR/router" "$LAB_DIR/client"
+mkdir -p "$LAB_DIR/bin" "$LAB_DIR/router" "$LAB_DIR/client" "$LAB_DIR/primary"
 if [ -f "$ANYDNS_SOURCE" ] && [ -x "$ANYDNS_SOURCE" ]; then
     # a private copy: a rebuild during the run must not change the binary under the lab
     install -m 0755 "$ANYDNS_SOURCE" "$LAB_DIR/bin/anydns"
@@ -248,6 +258,12 @@ ip -n router addr add "$CLIENT_GW/24" dev r-cl
 ip -n client addr add "$CLIENT_ADDR/24" dev cl-r
 ip -n router link set r-cl up
 ip -n client link set cl-r up
+ip -n router link add r-pri type veth peer name pri-r netns primary
+ip -n router addr add "$PRIMARY_GW/24" dev r-pri
+ip -n primary addr add "$PRIMARY/24" dev pri-r
+ip -n router link set r-pri up
+ip -n primary link set pri-r up
+ip -n primary route add default via "$PRIMARY_GW"
 ip -n client route add "$ANYCAST/32" via "$CLIENT_GW"      # the anycast service ...
 ip -n client route add 198.51.100.0/24 via "$CLIENT_GW"    # ... and the operator's view of sites
 
@@ -261,9 +277,25 @@ dns:
   anycast: [$ANYCAST]
 management:
   http-port: 8053
+keys:
+  - name: transfer
+    algorithm: hmac-sha256
+    secret: $TSIG_SECRET
+remotes:
+  - name: hidden-primary
+    address: [$PRIMARY:53]
+    key: transfer
+acls:
+  - name: primary-notify
+    address: [$PRIMARY/32]
+    key: transfer
+storage: store
 zones:
   - origin: any.
     file: any.zone
+  - origin: lab.test.
+    primaries: [hidden-primary]
+    allow-notify: [primary-notify]
 lame-duck: $LAME_DUCK
 health:
   probe-interval: 0.5
@@ -273,6 +305,24 @@ for s in "${SITES[@]}"; do
     cp "$LAB_DIR/anydns.yaml" "$LAB_DIR/site-$s/anydns.yaml"
     cp "$REPO/Zones/any.zone" "$LAB_DIR/site-$s/any.zone"
 done
+
+# the hidden primary: Knot DNS serving lab.test. to the sites with TSIG, notifying each of them
+lab_zone() { # lab_zone SERIAL: lab.test. with the lab's short SOA timers
+    printf '$ORIGIN lab.test.\n$TTL 60\n@ SOA ns1 hostmaster %s %s %s %s 60\n@ NS ns1\nns1 A %s\nwww A 192.0.2.%s\n' \
+        "$1" "$LAB_REFRESH" "$LAB_RETRY" "$LAB_EXPIRE" "$PRIMARY" "$(($1 % 250))"
+}
+lab_zone 1 >"$LAB_DIR/primary/lab.test.zone"
+{
+    printf 'server:\n  rundir: "%s"\n  listen: %s@53\n  background-workers: 1\n' "$LAB_DIR/primary" "$PRIMARY"
+    printf 'key:\n  - id: transfer\n    algorithm: hmac-sha256\n    secret: %s\n' "$TSIG_SECRET"
+    printf 'remote:\n'
+    for s in "${SITES[@]}"; do printf '  - id: site-%s\n    address: %s@53\n    key: transfer\n' "$s" "${MGMT[$s]}"; done
+    printf 'acl:\n  - id: sites\n    address: 198.51.100.0/24\n    key: transfer\n    action: transfer\n'
+    printf 'database:\n  storage: "%s"\nlog:\n  - target: stderr\n    any: info\n' "$LAB_DIR/primary"
+    printf 'zone:\n  - domain: lab.test.\n    file: "%s"\n    storage: "%s"\n' "$LAB_DIR/primary/lab.test.zone" "$LAB_DIR/primary"
+    printf '    zonefile-sync: -1\n    zonefile-load: difference\n    journal-content: changes\n'
+    printf '    notify: [site-a, site-b, site-c]\n    acl: [sites]\n'
+} >"$LAB_DIR/primary/knot.conf"
 
 # ---------------------------------------------------------------- processes
 # (processes started in the background use `ip netns exec` directly, never this function, so
@@ -348,6 +398,14 @@ start_bird_site() { # the deployment's BIRD config + anydns-health.sh, rendered 
         "$DEPLOY/bird/anydns-health.sh" >"$dir/health.log" 2>&1 &
     ANNOUNCER_PIDS[$s]=$!
 }
+
+log "starting Knot DNS as the hidden primary ($PRIMARY)"
+ip netns exec primary knotd -c "$LAB_DIR/primary/knot.conf" >"$LAB_DIR/primary/knot.log" 2>&1 &
+OTHER_PIDS+=($!)
+knotc_primary() { in_ns primary knotc -c "$LAB_DIR/primary/knot.conf" "$@"; }
+primary_serial() { in_ns primary dig +short +tries=1 +timeout=1 "@$PRIMARY" lab.test. SOA | awk '$3 ~ /^[0-9]+$/ { print $3 }'; }
+primary_answers() { [ -n "$(primary_serial)" ]; }
+wait_for 15 "Knot answering lab.test." primary_answers || die "Knot did not start: $(tail -5 "$LAB_DIR/primary/knot.log")"
 
 log "starting BIRD in the router"
 bird -p -c "$HERE/router-bird.conf" || die "BIRD rejects Lab/router-bird.conf"
@@ -537,6 +595,108 @@ done
 RELOAD_OBS="${obs[*]}"
 RELOAD_OK=$ok
 
+# ---------------------------------------------------------------- phase 5: change on the primary
+lab_serial_at() { in_ns client dig +short +tries=1 +timeout=1 "@${MGMT[$1]}" lab.test. SOA | awk '$3 ~ /^[0-9]+$/ { print $3 }'; }
+lab_serial_is() { [ "$(lab_serial_at "$1")" = "$2" ]; }
+zone_line() { in_ns client curl -sS --max-time 1 "http://${MGMT[$1]}:8053/zones/lab.test." 2>/dev/null || true; }
+refresh_failing() { zone_line "$1" | grep -q "last: .*\(no answer\|connect\|refused\|timed out\|closed\|unreachable\)"; }
+refresh_ok() { zone_line "$1" | grep -q "last: \(up to date\|transferred\)"; }
+primary_changed() { [ "$(primary_serial)" != "$1" ]; }
+obs=()
+ok=PASS
+base=$(primary_serial)
+for s in "${SITES[@]}"; do
+    wait_for 15 "site $s serving lab.test. $base" lab_serial_is "$s" "$base" || { ok=FAIL; obs+=("$s never transferred lab.test.;"); }
+done
+T_PRIMARY=$(now)
+log "phase primary: lab.test. changed on Knot ($base -> $((base + 1))), knotc zone-reload; NOTIFY to every site"
+lab_zone "$((base + 1))" >"$LAB_DIR/primary/lab.test.zone"
+knotc_primary zone-reload lab.test. >/dev/null || { ok=FAIL; obs+=("knotc zone-reload failed;"); }
+wait_for 10 "Knot serving the new serial" primary_changed "$base" || { ok=FAIL; obs+=("Knot kept $base;"); }
+new=$(primary_serial)
+last=-
+for s in "${SITES[@]}"; do
+    if wait_for 15 "site $s serving lab.test. $new" lab_serial_is "$s" "$new"; then
+        last=$(elapsed "$T_PRIMARY" "$(now)")
+        obs+=("site-$s serves $new after ${last}s;")
+    else
+        ok=FAIL
+        obs+=("$s:$(lab_serial_at "$s");")
+    fi
+done
+ixfr=$(in_ns client curl -sS --max-time 2 "http://${MGMT[a]}:8053/metrics" | awk '/^anydns_transfers_total\{direction="in",type="IXFR",result="ok"\}/ { print $2 }')
+obs+=("IXFRs in at A: ${ixfr:-0}")
+PRIMARY_OBS="${obs[*]}"
+PRIMARY_OK=$ok
+PRIMARY_GAP=$last
+
+# ---------------------------------------------------------------- phase 6: primary unreachable
+T_CUT=$(now)
+log "phase primary down: the primary's link is down for less than EXPIRE (${LAB_EXPIRE} s)"
+ip -n primary link set pri-r down
+obs=()
+ok=PASS
+for s in "${SITES[@]}"; do
+    wait_for 8 "site $s failing to refresh" refresh_failing "$s" || { ok=FAIL; obs+=("$s: $(zone_line "$s");"); }
+done
+for s in "${SITES[@]}"; do
+    if lab_serial_is "$s" "$new" && is_ready "$s"; then obs+=("site-$s serves $new, ready;"); else
+        ok=FAIL
+        obs+=("site-$s stopped serving;")
+    fi
+done
+ip -n primary link set pri-r up
+ip -n primary route replace default via "$PRIMARY_GW"
+for s in "${SITES[@]}"; do
+    wait_for 10 "site $s refreshing again" refresh_ok "$s" || { ok=FAIL; obs+=("$s did not recover;"); }
+done
+obs+=("link down $(elapsed "$T_CUT" "$(now)")s in all")
+CUT_OBS="${obs[*]}"
+CUT_OK=$ok
+
+# ---------------------------------------------------------------- phase 7: expiry at site A only
+T_EXPIRE=$(now)
+log "phase expiry: site A cut off from the primary until lab.test. expires there (${LAB_EXPIRE} s)"
+ip -n primary route add blackhole "${MGMT[a]}/32"
+obs=()
+ok=PASS
+gap=-
+if wait_for $((LAB_EXPIRE + 10)) "site a /readyz != 200 (zone expired)" not_ready a; then
+    obs+=("A /readyz $(readyz a) \"$(head -c 70 "$LAB_DIR/site-a/readyz.body" | tr -d '\n')\" after $(elapsed "$T_EXPIRE" "$(now)")s;")
+    grep -q "lab.test. expired" "$LAB_DIR/site-a/readyz.body" || ok=FAIL
+else
+    ok=FAIL
+    obs+=("A never withdrew;")
+fi
+if t_b=$(stream_wait b "$T_EXPIRE" $((LAB_EXPIRE + 15))); then
+    gap=$(elapsed "$T_EXPIRE" "$t_b")
+    obs+=("client -> site-b after ${gap}s;")
+else
+    ok=FAIL
+    obs+=("client not on site-b;")
+fi
+wait_for 10 "router route from site a withdrawn" router_lacks_route_from a || { ok=FAIL; obs+=("A route still at router;"); }
+for s in b c; do
+    if router_has_route_from "$s" && is_ready "$s"; then :; else
+        ok=FAIL
+        obs+=("$s lost its route;")
+    fi
+done
+servfail=$(in_ns client dig +tries=1 +timeout=1 "@${MGMT[a]}" lab.test. SOA | grep -c "status: SERVFAIL" || true)
+obs+=("A answers lab.test. SERVFAIL: $([ "$servfail" = 1 ] && echo yes || echo no);")
+[ "$servfail" = 1 ] || ok=FAIL
+T_HEAL=$(now)
+ip -n primary route del blackhole "${MGMT[a]}/32"
+if site_ready a 20 && wait_for 20 "router route from site a" router_has_route_from a; then
+    obs+=("reconnected: A ready and announced again after $(elapsed "$T_HEAL" "$(now)")s")
+else
+    ok=FAIL
+    obs+=("A did not come back")
+fi
+EXPIRE_OBS="${obs[*]}"
+EXPIRE_OK=$ok
+EXPIRE_GAP=$gap
+
 # ---------------------------------------------------------------- the stream's verdict
 T_END=$(now)
 kill -TERM "$STREAM_PID"
@@ -560,8 +720,14 @@ phase_row "kill -9 B" "client -> site-c within ${MAX_GAP}s (some loss expected)"
     "$KILL_OBS" "$KILL_OK" "$KILL_GAP" "$T_KILL" "$T_RESTORE" no
 phase_row "restore A, B" "both ready again, client back on site-a, 0 lost" \
     "$RESTORE_OBS" "$RESTORE_OK" "$RESTORE_GAP" "$T_RESTORE" "$T_RELOAD" yes
-phase_row "reload (SIGHUP)" "every site serves serial $new via its management address, 0 lost" \
-    "$RELOAD_OBS" "$RELOAD_OK" - "$T_RELOAD" "$T_END" yes
+phase_row "reload (SIGHUP)" "every site serves the new any. serial via its management address, 0 lost" \
+    "$RELOAD_OBS" "$RELOAD_OK" - "$T_RELOAD" "$T_PRIMARY" yes
+phase_row "change on the primary" "Knot NOTIFY -> every site serves the new lab.test. serial by IXFR, 0 lost" \
+    "$PRIMARY_OBS" "$PRIMARY_OK" "$PRIMARY_GAP" "$T_PRIMARY" "$T_CUT" yes
+phase_row "primary unreachable" "sites notice, keep serving lab.test. and stay ready (< EXPIRE), 0 lost" \
+    "$CUT_OBS" "$CUT_OK" - "$T_CUT" "$T_EXPIRE" yes
+phase_row "lab.test. expires at A" "A: SERVFAIL, /readyz 503, withdrawn; client -> site-b, 0 lost; B, C keep routes" \
+    "$EXPIRE_OBS" "$EXPIRE_OK" "$EXPIRE_GAP" "$T_EXPIRE" "$T_END" yes
 eval "$(window "$T_STREAM" "$T_END")"
 sites=${sites//,/, }
 row total "whole stream" "answered by ${sites//:/ }" "$sent" "$lost" "" PASS

@@ -16,7 +16,7 @@ public struct RefreshSchedule: Codable, Equatable, Sendable {
     public var lastResult: String?
 
     /// Before the first transfer, retry this often (seconds) when no SOA says otherwise.
-    public static let initialRetry: UInt64 = 10
+    public static let initialRetry: UInt64 = 5
 
     public init(now: UInt64) {
         nextRefresh = now

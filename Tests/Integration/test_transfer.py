@@ -2,9 +2,10 @@
 NOTIFY (RFC 1996), anydns as a secondary of Knot and as a primary of NSD and Knot, and how a
 secondary survives an unreachable primary, expiry, a restart and a bad transfer.
 
-Every server is a real process on 127.0.0.1 (the fake primary of the bad-transfer test is a
-dnspython server in a thread). Waiting is always on a condition with a deadline
-(transfer_support.wait_for), and a failure prints the log tail of every server involved."""
+Every server is a real process on 127.0.0.1, except FakePrimary, a dnspython primary in a
+thread that can serve what a real primary would refuse to load and counts what it is asked.
+Waiting is always on a condition with a deadline (transfer_support.wait_for), and a failed test
+shows the log tail of every server involved (see _log_tails_on_failure)."""
 from __future__ import annotations
 
 import json
@@ -13,23 +14,38 @@ import signal
 import subprocess
 import time
 import types
-from pathlib import Path
 
+import dns.flags
 import dns.message
+import dns.name
+import dns.opcode
 import dns.query
 import dns.rcode
+import dns.rdatatype
 import dns.rrset
 import dns.tsig
 import dns.tsigkeyring
 import pytest
 
 from servers import free_port, require_tool
-from transfer_support import (KEY_ALGORITHM, KEY_CONFIG, KEY_NAME, KEY_SECRET, KEYRING, FakePrimary,
+from transfer_support import (KEY_ALGORITHM, KEY_CONFIG, KEY_NAME, KEY_SECRET, KEYRING, STARTED,
+                              FakePrimary,
                               knotc, logs, parse_raw, start_anydns, start_knot, start_nsd,
                               udp_exchange, verify_tsig, wait_for, xfr, zone_file_records,
                               zone_text)
 
 BADSIG, BADKEY, BADTIME = 16, 17, 18  # TSIG error codes, RFC 8945 §3
+
+
+@pytest.fixture(autouse=True)
+def _log_tails_on_failure():
+    """pytest shows what a test's teardown prints only when the test fails: there, the log tail
+    of every server the test started (and of the module's primary, still running)."""
+    first = len(STARTED)
+    yield
+    involved = [p for i, p in enumerate(STARTED) if i >= first or p.alive()]
+    if involved:
+        print(logs(*involved))
 
 
 # =============================================================================== anydns primary
@@ -424,11 +440,17 @@ zone:
         for secondary in (nsd, knot):
             assert set(xfr(secondary, "example.com.")) == records, \
                 f"{secondary.name} serves different records than anydns after the change\n" + logs(*watch)
-        assert primary.metric('anydns_notify_total{direction="sent",result="acknowledged"}') >= 2, \
-            primary.http("/metrics")[1]
+        acknowledged = 'anydns_notify_total{direction="sent",result="acknowledged"}'
+        assert primary.metric(acknowledged) >= 2, primary.http("/metrics")[1]
         out_ixfr = primary.metric('anydns_transfers_total{direction="out",type="IXFR",result="ok"}')
         assert out_ixfr >= 1, "NSD and Knot ask for IXFR after a NOTIFY: anydns should have served " \
             "at least one\n" + primary.http("/metrics")[1] + logs(*watch)
+
+        # zone-notify on demand: both secondaries acknowledge again.
+        before = primary.metric(acknowledged)
+        assert primary.http("/zones/example.com./notify", "POST") == (200, "OK\n")
+        wait_for(lambda: primary.metric(acknowledged) >= before + 2, "2 more acknowledged NOTIFYs",
+                 watch=watch, describe=lambda: primary.metric(acknowledged))
     finally:
         for server in reversed(started):
             server.stop()
@@ -473,8 +495,10 @@ def test_notify_allowed_refreshes_once_unallowed_refused_rfc1996(tmp_path):
         wait_for(lambda: server.serial("example.net.") == 2, "serial 2 after NOTIFY", watch=(server,))
         assert server.query("new.example.net.", "TXT").answer[0][0].to_text() == '"added in 2"'
         # Let any further (coalesced) refresh finish: /health says the last refresh is done.
-        wait_for(lambda: "2" in (server.zone_health("example.net.")["secondary"].get("lastRefreshResult") or ""),
-                 "the refresh result in /health", watch=(server,))
+        wait_for(lambda: "serial 2" in (server.zone_health("example.net.")["secondary"]
+                                         .get("lastRefreshResult") or ""),
+                 "the refresh result in /health", watch=(server,),
+                 describe=lambda: server.zone_health("example.net."))
         assert fake.transfers - transfers_before == 1, \
             f"5 NOTIFYs should cause one transfer, the fake primary served {fake.transfers - transfers_before}\n" \
             + logs(server)
@@ -501,7 +525,9 @@ def test_secondary_with_unreachable_primary_at_start_servfails_and_is_not_ready(
             server.zone_health("example.net.")["secondary"]), "a failed refresh in /health",
             watch=(server,))
         assert secondary["primaries"] and str(dead_port) in " ".join(secondary["primaries"]), secondary
-        assert secondary["lastRefreshAttempt"] is not None and secondary["expired"] is False, secondary
+        assert secondary["lastRefreshAttempt"] is not None, secondary
+        assert str(dead_port) in secondary["lastRefreshResult"], \
+            f"lastRefreshResult should name the unreachable primary: {secondary}"
         assert server.zone_health("example.net.")["role"] == "secondary"
     finally:
         server.stop()
@@ -514,19 +540,20 @@ def test_secondary_keeps_serving_when_primary_stops_then_expires_rfc1034(tmp_pat
         server = _fake_secondary(tmp_path, fake)
         wait_for(lambda: server.http("/readyz")[0] == 200, "/readyz 200 after the transfer", watch=(server,),
                  describe=lambda: server.http("/readyz"))
+        left = server.zone_health("example.net.")["secondary"]["secondsToExpiry"]
+        assert left is not None and 0 < left <= 4, f"secondsToExpiry should count down from 4: {left}"
         fake.stop()
-        stopped_at = time.monotonic()
         assert server.serial("example.net.") == 1, "a secondary keeps serving while the primary is down"
-        # Refresh 2, retry 1: it keeps retrying and says the refresh fails.
-        wait_for(lambda: "SOA" in (server.zone_health("example.net.")["secondary"].get("lastRefreshResult") or "")
-                 or "refused" in (server.zone_health("example.net.")["secondary"].get("lastRefreshResult") or ""),
-                 "a failed refresh reported in /health", watch=(server,),
-                 describe=lambda: server.zone_health("example.net."))
-        if time.monotonic() - stopped_at < 3:
-            assert server.serial("example.net.") == 1, "still serving before the expire time"
+        # Refresh 2, retry 1: it keeps retrying, and /health says the refresh fails and when it tried.
+        first = wait_for(lambda: (lambda s: s if "transferred" not in (s.get("lastRefreshResult") or "")
+                                  and "up to date" not in (s.get("lastRefreshResult") or "") else None)(
+            server.zone_health("example.net.")["secondary"]), "a failed refresh in /health", watch=(server,),
+            describe=lambda: server.zone_health("example.net."))
+        assert str(fake.port) in first["lastRefreshResult"], f"the failure should name the primary: {first}"
+        wait_for(lambda: server.zone_health("example.net.")["secondary"]["lastRefreshAttempt"]
+                 != first["lastRefreshAttempt"], "a retry (a later lastRefreshAttempt)", watch=(server,))
         wait_for(lambda: server.rcode("example.net.") == dns.rcode.SERVFAIL, "SERVFAIL once expired (4 s)",
                  deadline=12, watch=(server,), describe=lambda: server.zone_health("example.net."))
-        assert time.monotonic() - stopped_at >= 2, "expired before the SOA expire time"
         status, body = server.http("/readyz")
         assert status == 503 and "zone example.net. expired" in body, (status, body)
         assert server.zone_health("example.net.")["secondary"]["expired"] is True
@@ -555,8 +582,10 @@ def test_restarted_secondary_serves_stored_copy_with_primary_down(tmp_path):
         wait_for(lambda: server.serial("example.net.") == 7, "the stored copy served after restart",
                  deadline=3, watch=(server,), describe=lambda: server.rcode("example.net."))
         assert server.query("www.example.net.", "A").answer[0][0].to_text() == "192.0.2.10"
-        assert server.http("/readyz") == (200, "ready\n") or server.http("/readyz")[0] == 503 \
-            and "self-probe" in server.http("/readyz")[1], server.http("/readyz")
+        # Not expired, so the site is ready although the primary is down.
+        wait_for(lambda: server.http("/readyz") == (200, "ready\n"), "/readyz 200 on the stored copy",
+                 watch=(server,), describe=lambda: server.http("/readyz"))
+        assert server.zone_health("example.net.")["secondary"]["expired"] is False
     finally:
         if server:
             server.stop()
@@ -607,6 +636,13 @@ def test_zones_status_and_refresh_retransfer_endpoints(tmp_path):
                           r"expiration: \+\d+s \| last: (.+)$")
         match = line.match(text.strip())
         assert match and match.group(1) == "1", f"/zones line shape:\n{text}"
+        health = server.zone_health("example.net.")
+        assert health["role"] == "secondary" and health["serial"] == 1, health
+        assert set(health["secondary"]) >= {"primaries", "lastRefreshAttempt", "lastRefreshResult",
+                                            "nextRefresh", "secondsToExpiry", "expired"}, health
+        assert health["secondary"]["primaries"] == [fake.address] \
+            or fake.address in " ".join(health["secondary"]["primaries"]), health
+        assert health["secondary"]["expired"] is False and health["secondary"]["secondsToExpiry"] > 0
         assert server.http("/zones/example.net.")[1] == text
 
         fake.set_zone(zone_text("example.net.", 2, NET_V2))
@@ -625,3 +661,49 @@ def test_zones_status_and_refresh_retransfer_endpoints(tmp_path):
         if server:
             server.stop()
         fake.stop()
+
+
+def test_ixfr_refused_by_primary_falls_back_to_axfr(tmp_path):
+    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1))
+    server = None
+    try:
+        server = _fake_secondary(tmp_path, fake)
+        assert fake.asked == ["AXFR"], f"the first transfer has no version to diff from: {fake.asked}"
+        fake.ixfr_rcode = dns.rcode.NOTIMP
+        fake.set_zone(zone_text("example.net.", 2, NET_V2))
+        assert server.http("/zones/example.net./refresh", "POST") == (200, "OK\n")
+        wait_for(lambda: server.serial("example.net.") == 2, "serial 2 by AXFR after a refused IXFR",
+                 deadline=10, watch=(server,))
+        assert fake.asked == ["AXFR", "IXFR", "AXFR"], f"IXFR first, then AXFR: {fake.asked}"
+        assert server.metric('anydns_transfers_total{direction="in",type="IXFR",result="failed"}') == 1
+        assert server.metric('anydns_transfers_total{direction="in",type="AXFR",result="ok"}') == 2
+        assert server.query("new.example.net.", "TXT").answer[0][0].to_text() == '"added in 2"'
+    finally:
+        if server:
+            server.stop()
+        fake.stop()
+
+
+def test_key_secret_from_file_relative_to_config(tmp_path):
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "transfer.b64").write_text(KEY_SECRET + "\n")
+    (tmp_path / "example.com.zone").write_text(zone_text("example.com.", 1, COM_V1))
+    server = start_anydns(tmp_path, f"""keys:
+  - name: {KEY_NAME}
+    algorithm: {KEY_ALGORITHM}
+    secret-file: keys/transfer.b64
+acls:
+  - name: keyonly
+    key: {KEY_NAME}
+zones:
+  - origin: example.com.
+    file: example.com.zone
+    allow-transfer: [keyonly]
+""")
+    try:
+        wait_for(lambda: server.serial("example.com.") == 1, "serial 1", watch=(server,))
+        records = xfr(server, "example.com.", keyring=KEYRING, keyname=KEY_NAME)
+        assert "www.example.com. 300 IN A 192.0.2.80" in records
+        assert server.query("example.com.", "AXFR", tcp=True).rcode() == dns.rcode.REFUSED
+    finally:
+        server.stop()

@@ -9,8 +9,8 @@ exiting (the other thing we care about), as servers.wait_ready does.
 from __future__ import annotations
 
 import json
+import re
 import os
-import shutil
 import signal
 import socket
 import socketserver
@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import dns.exception
@@ -182,12 +182,17 @@ def logs(*procs: Proc) -> str:
     return "\n".join(f"--- {p.name} log tail ({p.log}):\n{p.log_tail()}" for p in procs)
 
 
+STARTED: list = []  # every server process started, for the log tails of a failed test
+
+
 def _spawn(name: str, argv: list, workdir: Path, port: int, cls=Proc, **extra) -> Proc:
     log = workdir / f"{name}.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=workdir,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    return cls(name=name, proc=proc, log=log, port=port, workdir=workdir, **extra)
+    server = cls(name=name, proc=proc, log=log, port=port, workdir=workdir, **extra)
+    STARTED.append(server)
+    return server
 
 
 def start_anydns(workdir: Path, config_text: str, name: str = "anydns", port: int | None = None,
@@ -198,6 +203,8 @@ def start_anydns(workdir: Path, config_text: str, name: str = "anydns", port: in
     binary = anydns_binary_or_fail()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / f"{name}.yaml"
+    if not re.search(r"^lame-duck:", config_text, re.M):
+        config_text = "lame-duck: 0\n" + config_text  # tests stop it at once, no drain period
     config.write_text(config_text)
     fixed = port is not None
     for attempt in range(attempts):
@@ -365,6 +372,8 @@ class FakePrimary:
         self.set_zone(zone_source)
         self.soa_queries = 0
         self.transfers = 0
+        self.ixfr_rcode = None  # set to an rcode to answer IXFR with it instead of the zone
+        self.asked: list = []   # the transfer types asked for, in order
         self.lock = threading.Lock()
         self.connections: list = []
         parent = self
@@ -456,6 +465,11 @@ class FakePrimary:
             reply.answer.append(soa)
             return [reply]
         if q.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR) and tcp:
+            with self.lock:
+                self.asked.append(dns.rdatatype.to_text(q.rdtype))
+            if q.rdtype == dns.rdatatype.IXFR and self.ixfr_rcode is not None:
+                reply.set_rcode(self.ixfr_rcode)
+                return [reply]
             with self.lock:
                 self.transfers += 1
             reply.answer.extend(self.records + [soa])

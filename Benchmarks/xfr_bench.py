@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""Zone transfers of a large zone: NSD, Knot DNS and anydns side by side.
+
+    Benchmarks/xfr_bench.py [--anydns PATH] [--names 1000000] [--quick]
+
+Method
+------
+* One zone from Benchmarks/gen_zone.py (--names hosts, 1,000,000 by default), serial 1.
+* AXFR out: each server in turn serves the zone (pinned to CPU 0, as in bench.py, with
+  transfers allowed to 127.0.0.1 without a key) and `kdig +noall AXFR` on CPU 1 takes the
+  whole zone once it is loaded. The table shows the seconds of the transfer (kdig's wall time,
+  a fresh TCP connection), the records kdig counted, and the server's peak resident memory
+  (VmHWM over its process tree, which includes the load) and its resident memory growth during
+  the transfer (VmRSS sampled every 20 ms, minus VmRSS before it).
+* anydns as a secondary: Knot, then NSD, serves the zone as primary; anydns starts with the
+  zone as a secondary of it (no stored copy) and the table shows the seconds from anydns's start
+  to its first answer with the zone's serial (the transfer, the zone checks, the swap).
+These are benchmark figures, never assertions; the exit status is non-zero only when a tool is
+missing or a server fails.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the zone generator, server classes and helpers of make bench)
+
+ORIGIN = "xfr.test."
+
+
+class NsdXfr(bench.Nsd):
+    def configure(self, origin, zone_file):
+        command = super().configure(origin, zone_file)
+        with open(os.path.join(self.dir, "nsd.conf"), "a") as conf:
+            conf.write("    provide-xfr: 127.0.0.1 NOKEY\n")
+        return command
+
+
+class KnotXfr(bench.Knot):
+    def configure(self, origin, zone_file):
+        command = super().configure(origin, zone_file)
+        path = os.path.join(self.dir, "knot.conf")
+        text = open(path).read().replace("zone:\n", "acl:\n  - id: local\n    address: 127.0.0.1\n"
+                                          "    action: transfer\nzone:\n")
+        text += "    acl: [local]\n"
+        open(path, "w").write(text)
+        return command
+
+
+class AnydnsXfr(bench.Anydns):
+    primary_port = None  # set: the zone is a secondary of 127.0.0.1:primary_port
+
+    def configure(self, origin, zone_file):
+        config = os.path.join(self.dir, "anydns.yaml")
+        with open(config, "w") as conf:
+            conf.write("acls:\n  - name: local\n    address: [127.0.0.1]\n")
+            if self.primary_port:
+                conf.write(f"remotes:\n  - name: primary\n    address: [127.0.0.1:{self.primary_port}]\n")
+                conf.write(f"zones:\n  - origin: {origin}\n    primaries: [primary]\n")
+            else:
+                conf.write(f"zones:\n  - origin: {origin}\n    file: {zone_file}\n    allow-transfer: [local]\n")
+        return [self.binary, "serve", "--config", config, "--listen", f"127.0.0.1:{self.port}",
+                "--http-port", str(bench.free_port()), "--log-level", "notice", "--workers", "1"]
+
+
+def tree_memory_kib(root, field):
+    total = 0
+    for pid in bench.process_tree(root):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith(field + ":"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def measure_axfr(server, zone_file, zone):
+    server.start(ORIGIN, zone_file, "axfr")
+    try:
+        server.wait_first_answer(ORIGIN, 1)
+        before = tree_memory_kib(server.proc.pid, "VmRSS")
+        peak = [before]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                peak[0] = max(peak[0], tree_memory_kib(server.proc.pid, "VmRSS"))
+                stop.wait(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        started = time.monotonic()
+        out = subprocess.run(["taskset", "-c", bench.LOAD_CPU, "kdig", "-p", str(server.port), "@127.0.0.1",
+                              "AXFR", ORIGIN, "+noall", "+stats", "+timeout=60"],
+                             capture_output=True, text=True)
+        seconds = time.monotonic() - started
+        stop.set()
+        sampler.join()
+        records = None
+        for line in out.stdout.splitlines():
+            if "Received" in line and "records" in line:  # ;; Received 12345 B (3 messages, 9999 records)
+                records = int(line.split("messages, ")[1].split()[0])
+        if records is None:
+            raise bench.BenchError(f"{server.name}: kdig AXFR failed:\n{out.stdout[-500:]}{out.stderr[-500:]}")
+        hwm = tree_memory_kib(server.proc.pid, "VmHWM")
+        return {"server": server.name, "seconds": seconds, "records": records,
+                "peak_mib": hwm / 1024, "growth_mib": (peak[0] - before) / 1024}
+    finally:
+        server.stop()
+
+
+def measure_secondary(primary, anydns, zone_file):
+    primary.start(ORIGIN, zone_file, "primary")
+    try:
+        primary.wait_first_answer(ORIGIN, 1)
+        anydns.primary_port = primary.port
+        anydns.start(ORIGIN, zone_file, f"secondary-of-{primary.name}")
+        try:
+            seconds = anydns.wait_first_answer(ORIGIN, 1)
+            anydns.check_answers(ORIGIN)
+            return {"primary": primary.name, "seconds": seconds}
+        finally:
+            anydns.stop()
+            anydns.primary_port = None
+    finally:
+        primary.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--anydns", default=os.path.join(bench.REPO, ".build", "release", "anydns"))
+    parser.add_argument("--names", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="a 10,000-name zone, a smoke test")
+    args = parser.parse_args()
+    names = 10_000 if args.quick else args.names
+    for tool in ("kdig", "taskset", "nsd", "knotd"):
+        if not bench.find_binary(tool):
+            raise bench.BenchError(f"{tool} not found: run scripts/install-deps.sh test")
+    work = tempfile.mkdtemp(prefix="anydns-xfr-bench-")
+    os.sched_setaffinity(0, {int(bench.LOAD_CPU)})
+    try:
+        bench.log(f"generating the {bench.size_label(names)}-name zone")
+        zone = bench.Zone(ORIGIN, names, work)
+        zone_file = os.path.join(work, "xfr.test.zone")
+        zone.write(zone_file, 1)
+        servers = [NsdXfr(bench.find_binary("nsd"), work), KnotXfr(bench.find_binary("knotd"), work),
+                   AnydnsXfr(os.path.abspath(args.anydns), work)]
+        rows = []
+        for server in servers:
+            bench.log(f"AXFR out of {server.name}")
+            rows.append(measure_axfr(server, zone_file, zone))
+        secondary_rows = []
+        for primary in servers[1::-1]:  # Knot, then NSD
+            bench.log(f"anydns as a secondary of {primary.name}")
+            secondary_rows.append(measure_secondary(primary, AnydnsXfr(os.path.abspath(args.anydns), work),
+                                                    zone_file))
+    finally:
+        for server in list(bench.LIVE_SERVERS):
+            server.stop()
+        subprocess.run(["rm", "-rf", work])
+    print(f"\n## AXFR out, {bench.size_label(names)}-name zone ({zone.records:,} records), kdig on CPU 1\n")
+    print(bench.markdown_table(
+        ["server", "seconds", "records received", "peak RSS (MiB, incl. load)", "RSS growth during AXFR (MiB)"],
+        [[r["server"], f"{r['seconds']:.2f}", f"{r['records']:,}", f"{r['peak_mib']:.0f}",
+          f"{r['growth_mib']:.1f}"] for r in rows]))
+    print(f"\n## anydns as a secondary: start to first answer of the transferred zone (AXFR in)\n")
+    print(bench.markdown_table(["primary", "seconds"],
+                               [[r["primary"], f"{r['seconds']:.2f}"] for r in secondary_rows]))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except bench.BenchError as error:
+        bench.log(f"ERROR: {error}")
+        sys.exit(1)
