@@ -3,7 +3,7 @@
 #   make test    install the test tools, check formatting, run unit and integration tests
 #   make lab     the multi-site anycast lab (root): BIRD2 router, three sites with ExaBGP, a client
 #   make bench-reload   reload of a 100,000-name zone under dnsperf load (release build)
-#   make bench   NSD, Knot DNS and anydns side by side (release build)
+#   make bench   NSD, Knot DNS and anydns side by side (release build), queries then zone transfers
 
 SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
@@ -50,6 +50,7 @@ bench-reload: release
 
 bench: release
 	$(PYTHON) Benchmarks/bench.py --anydns $(CURDIR)/.build/release/anydns $(BENCH_ARGS)
+	$(PYTHON) Benchmarks/xfr_bench.py --anydns $(CURDIR)/.build/release/anydns $(XFR_BENCH_ARGS)
 
 clean:
 	rm -rf .build

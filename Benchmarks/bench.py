@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""NSD, Knot DNS and anydns side by side, measured the way SPEC.md §6 describes.
+"""NSD, Knot DNS and anydns side by side, measured the way README "Tests, lab and benchmarks" describes.
 
     Benchmarks/bench.py [--anydns PATH] [--servers nsd,knot,anydns] [--quick] [--json FILE] ...
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reload under load (SPEC.md §4, issue "anycast operations" item 5): dnsperf sends a steady query
+# Reload under load (README "Tests, lab and benchmarks"): dnsperf sends a steady query
 # stream to anydns serving a 100,000-record zone while the zone's serial is bumped and SIGHUP
 # sent every two seconds. Prints a table: queries sent/answered/lost, SERVFAILs, reloads done,
 # worst latency. A reload must lose no query and return no SERVFAIL.

@@ -4,7 +4,7 @@ import Yams
 /// The server's configuration, as read from YAML (README "Configuration").
 ///
 /// Values are checked when read: an unknown key or a bad value is an error naming the key path
-/// (`zones[1].origin`), never silently ignored (SPEC.md §5).
+/// (`zones[1].origin`), never silently ignored (README "Configuration").
 public struct Configuration: Equatable, Sendable {
     /// Extra DNS listen addresses, `ADDR:PORT` or `[ADDR6]:PORT`.
     public var listen: [String]
@@ -15,7 +15,7 @@ public struct Configuration: Equatable, Sendable {
     public var dns = DNS()
     public var management = Management()
     public var health = Health()
-    /// Seconds DNS keeps answering after SIGTERM while `/readyz` says 503 (SPEC.md §4 drain).
+    /// Seconds DNS keeps answering after SIGTERM while `/readyz` says 503 (the drain, README "Signals").
     public var lameDuck: Double = 5
     /// While this file exists, `/readyz` is 503 (planned maintenance).
     public var maintenanceFile: String? = nil
@@ -191,7 +191,7 @@ public struct Configuration: Equatable, Sendable {
     public static let defaultListen = ["127.0.0.1:5300", "[::1]:5300"]
 }
 
-/// A configuration problem, naming the key (STYLE.md habit 8).
+/// A configuration problem, naming the key.
 public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
     public var file: String
     /// Dotted key path such as `zones[0].file`; empty for the document itself.

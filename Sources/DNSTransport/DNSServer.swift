@@ -42,7 +42,7 @@ public final class DNSServer: Sendable {
     }
 
     /// Liveness: true when every listener's serving queue runs a no-op within `timeout`, i.e.
-    /// the serving loops are turning (SPEC.md §4, `/livez`).
+    /// the serving loops are turning (`/livez`, README "Management HTTP").
     public func loopsResponsive(within timeout: Double) -> Bool {
         let group = DispatchGroup()
         for queue in udp.map(\.queue) + tcp.map(\.queue) {

@@ -5,7 +5,7 @@
 #endif
 
 /// The outcome of a non-blocking system call: one wrapper retries EINTR and turns EAGAIN into a
-/// value, so callers handle "try again later" without reading errno (STYLE.md habit 4).
+/// value, so callers handle "try again later" without reading errno.
 enum IOOutcome {
     case done(Int)
     case wouldBlock
@@ -39,7 +39,7 @@ public struct SocketError: Error, CustomStringConvertible, Sendable {
 ///
 /// IPv6 sockets are IPv6-only (each address is configured on its own); `IP_FREEBIND` lets the
 /// socket bind an address not yet on an interface, for anycast addresses added later by the
-/// announcer's script (SPEC.md §4). `reusePort` sets SO_REUSEPORT so several workers can bind the
+/// announcer's script (README "Management HTTP"). `reusePort` sets SO_REUSEPORT so several workers can bind the
 /// same address and the kernel spreads datagrams over them by source address and port.
 func openBoundSocket(_ address: ListenAddress, type: Int32, reusePort: Bool = false) throws(SocketError)
     -> Int32

@@ -18,7 +18,7 @@ import Logging
 /// sends every reply with one sendmmsg(2); nothing is allocated or locked per packet. Several
 /// workers on the same address share it through SO_REUSEPORT, and the kernel spreads clients
 /// over them. Binding one socket per address makes the reply leave from the address the query
-/// was sent to (SPEC.md §4).
+/// was sent to (README "Management HTTP").
 final class UDPListener: @unchecked Sendable {
     /// Datagrams received per system call.
     static let batch: UInt32 = 64

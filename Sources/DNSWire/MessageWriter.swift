@@ -5,7 +5,7 @@ public enum WriteOverflow: Error, Sendable {
 }
 
 /// Memory for building responses, allocated once per worker and reused for every packet, so the
-/// per-packet path allocates nothing (STYLE.md habit 10).
+/// per-packet path allocates nothing.
 public final class ResponseScratch: @unchecked Sendable {
     /// Large enough for the biggest DNS message (a TCP response).
     public static let messageCapacity = 65_535

@@ -22,7 +22,7 @@ public struct EDNSRequest: Equatable, Sendable {
     }
 }
 
-/// A query whose bytes have been checked once, at the door (STYLE.md habit 1).
+/// A query whose bytes have been checked once, at the door.
 public struct Query: Sendable {
     public var header: DNSHeader
     /// Offset just past the question's QCLASS; bytes 12..<questionEnd are the question as sent.

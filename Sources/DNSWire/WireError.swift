@@ -1,4 +1,4 @@
-/// Why bytes from the network were rejected. Each case is a named defence (STYLE.md habit 2) and
+/// Why bytes from the network were rejected. Each case is a named defence and
 /// carries the offset where the problem was found.
 public enum WireError: Error, Equatable, Sendable {
     /// The message ended before the field that starts at `offset` was complete.

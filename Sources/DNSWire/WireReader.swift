@@ -41,7 +41,7 @@ public struct WireReader {
     /// Decodes the possibly compressed name at the current offset into `output` as uncompressed
     /// wire format, case preserved, and moves past it (past the first pointer if there is one).
     ///
-    /// Defences (RFC 1035 §4.1.4, STYLE.md habit 2): each pointer must point strictly before the
+    /// Defences (RFC 1035 §4.1.4): each pointer must point strictly before the
     /// position it was read from and before every earlier jump target, so forward pointers,
     /// self-pointers and loops are rejected; pointers into the header are rejected; labels over 63
     /// octets and names over 255 are rejected.

@@ -14,7 +14,7 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
     public var description: String { line.map { "\(file):\($0)" } ?? file }
 }
 
-/// One finding about a zone, printed like a compiler: `file:line: error: message` (STYLE.md habit 8).
+/// One finding about a zone, printed like a compiler: `file:line: error: message`.
 public struct ZoneDiagnostic: Hashable, Sendable, CustomStringConvertible {
     public enum Severity: String, Sendable {
         case error

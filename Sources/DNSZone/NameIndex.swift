@@ -5,7 +5,7 @@ import DNSWire
 /// they are added.
 ///
 /// Names are looked up straight from a packet buffer (`UnsafeRawBufferPointer`), so a query costs
-/// one hash and usually one `memcmp`, with no allocation (STYLE.md habit 10).
+/// one hash and usually one `memcmp`, with no allocation.
 ///
 /// Built for big zones, where every step of a lookup is a cache miss: a slot holds the name's
 /// hash and where its key sits in the arena, and the key sits beside its number. A lookup reads

@@ -11,7 +11,7 @@ public struct RRSetID: Hashable, Sendable {
 }
 
 /// What the zone holds for a name, before any section is written (RFC 1034 §4.3.2 step 3).
-/// DNS outcomes are values, not errors (STYLE.md habit 3); the responder maps them to the wire.
+/// DNS outcomes are values, not errors; the responder maps them to the wire.
 public enum LookupResult: Equatable, Sendable {
     /// The asked type exists at the name (or at the wildcard that matched it).
     case answer(NodeID, RRSetID, wildcard: Bool)

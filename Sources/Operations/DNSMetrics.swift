@@ -6,7 +6,7 @@ import DNSZone
 import Prometheus
 import Synchronization
 
-/// Prometheus metrics through swift-metrics (SPEC.md §4). Every per-query counter is created
+/// Prometheus metrics through swift-metrics (README "Management HTTP"). Every per-query counter is created
 /// once, at start-up, over bounded label sets (swift-metrics README), so counting a query is an
 /// array index and an atomic increment.
 public final class DNSMetrics: QueryObserver, Sendable {

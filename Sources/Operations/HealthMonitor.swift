@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Where the server is in its life (SPEC.md §4). Degraded is a flag beside it, not a state.
+/// Where the server is in its life (README "Management HTTP"). Degraded is a flag beside it, not a state.
 public enum Lifecycle: Sendable, Equatable, CustomStringConvertible {
     case starting
     case loading
@@ -191,7 +191,7 @@ public final class HealthMonitor: Sendable {
 
     /// `/readyz`: ready only when every configured zone is loaded, a self-probe round succeeded
     /// within ``probeMaxAge``, and the server is neither draining, still starting, nor in
-    /// maintenance (SPEC.md §4). Otherwise the first reason found.
+    /// maintenance (README "Management HTTP"). Otherwise the first reason found.
     public func readiness(now: Date) -> (ready: Bool, reason: String) {
         if let maintenanceFile, FileManager.default.fileExists(atPath: maintenanceFile) {
             return (false, "maintenance file \(maintenanceFile) present")
@@ -254,7 +254,7 @@ public final class HealthMonitor: Sendable {
     }
 }
 
-/// `/health` as JSON (SPEC.md §4).
+/// `/health` as JSON (README "Management HTTP").
 public struct HealthDocument: Codable, Sendable, Equatable {
     public struct Zone: Codable, Sendable, Equatable {
         public var origin: String

@@ -5,7 +5,7 @@ import Hummingbird
 import Logging
 import ZoneService
 
-/// The management HTTP endpoints the BGP announcer and the operator use (SPEC.md §4). Bound to the
+/// The management HTTP endpoints the BGP announcer and the operator use (README "Management HTTP"). Bound to the
 /// site's management address only, never to the anycast address.
 ///
 /// - `GET /livez`: 200 while the DNS serving loops turn, 503 otherwise.

@@ -11,7 +11,7 @@ import Logging
     import Darwin
 #endif
 
-/// Sends real DNS queries to our own anycast listeners (SPEC.md §4): for every target and every
+/// Sends real DNS queries to our own anycast listeners (README "Management HTTP"): for every target and every
 /// configured zone, an SOA query over UDP that must come back NOERROR, AA=1, with the SOA of
 /// exactly the serial being served. One round's outcome goes to the ``HealthMonitor``.
 public final class SelfProbe: @unchecked Sendable {

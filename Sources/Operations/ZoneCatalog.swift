@@ -56,7 +56,7 @@ public enum ZoneCatalog {
     }
 
     /// Loads every zone. A zone that fails keeps its version from `previous` (if any): nothing
-    /// that was being served is lost (SPEC.md §4). Errors are logged as `file:line: error: …`.
+    /// that was being served is lost (README "Management HTTP"). Errors are logged as `file:line: error: …`.
     public static func load(_ sources: [ZoneSource], previous: ZoneSet?, logger: Logger) -> (
         ZoneSet, [ZoneLoadReport]
     ) {

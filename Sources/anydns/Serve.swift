@@ -171,7 +171,7 @@ struct Serve: AsyncParsableCommand {
             terminateProcess(0)
         }
         signals.on(SIGTERM) {
-            // SPEC.md §4 drain: /readyz fails at once so the announcer withdraws the route, DNS
+            // README §4 drain: /readyz fails at once so the announcer withdraws the route, DNS
             // keeps answering through the lame-duck period, then the process exits 0.
             switch monitor.lifecycle {
             case .draining, .stopped: return  // already on the way out

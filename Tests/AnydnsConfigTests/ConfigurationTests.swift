@@ -37,7 +37,7 @@ let validZones = """
 
     """
 
-@Suite("Configuration: YAML parsing and validation with key paths (STYLE.md habit 8)")
+@Suite("Configuration: YAML parsing and validation with key paths")
 struct ConfigurationTests {
     @Test("a complete configuration parses to the expected values")
     func completeConfigurationParses() throws {

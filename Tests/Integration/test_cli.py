@@ -69,7 +69,7 @@ def rrset_texts(section) -> list:
 # ------------------------------------------------------------------------ the .any TLD
 
 def any_zone_or_fail() -> Zone:
-    """Zones/any.zone must exist: it is the `.any` zone the product ships (SPEC.md 3)."""
+    """Zones/any.zone must exist: it is the `.any` zone the product ships (README)."""
     if not Path(ANY_ZONE.path).is_file():
         pytest.fail(f"{ANY_ZONE.path} not found: the `.any` zone must be shipped in Zones/",
                     pytrace=False)
@@ -78,7 +78,7 @@ def any_zone_or_fail() -> Zone:
 
 @pytest.mark.parametrize("rdtype,tool", [("A", "dig"), ("AAAA", "kdig")])
 def test_any_tld_name_resolves_to_its_anycast_address(rdtype, tool, any_tld_server):
-    """`www.njust.edu.any.` answers with the zone's addresses, TTLs and AA=1 (SPEC.md 3)."""
+    """`www.njust.edu.any.` answers with the zone's addresses, TTLs and AA=1 (README)."""
     any_zone_file = any_zone_or_fail()
     expected = zone_rrset(any_zone_file, ANY_NAME, rdtype)
     assert expected, f"{any_zone_file.path} has no {rdtype} record for {ANY_NAME}"
@@ -210,7 +210,7 @@ def test_out_of_zone_query_is_refused(cli_server):
 
 
 def test_ipv6_loopback_listener_answers(cli_server):
-    """`--listen [::1]:PORT` serves the same data as 127.0.0.1 (SPEC.md 4: IPv4 and IPv6)."""
+    """`--listen [::1]:PORT` serves the same data as 127.0.0.1 (README 4: IPv4 and IPv6)."""
     server = cli_server.get()
     if not server.v6:
         pytest.fail("IPv6 loopback (::1) is not available on this machine", pytrace=False)
@@ -278,7 +278,7 @@ def message_regex(case: BrokenZone, line: int | None) -> re.Pattern:
 @pytest.mark.parametrize("case", BROKEN_ZONES, ids=lambda c: c.file)
 def test_check_zone_reports_file_line_and_reason(case):
     """check-zone exits 1 with `FILE:LINE: error: MESSAGE` for each kind of zone error,
-    0 with a `warning:` for missing glue (SPEC.md 2 and 5)."""
+    0 with a `warning:` for missing glue (README)."""
     line = marker_line(BROKEN / case.where) if case.line else None
     r = run_check_zone(anydns_binary_or_fail(), Path(case.file), "broken.test.", cwd=BROKEN)
     assert r.returncode == case.exit_code, (

@@ -30,7 +30,7 @@ from dnsprobe import (Query, RawResult, Reply, ask, header, make_query, normalis
 
 # ----------------------------------------------------------------------------- corpus
 
-# (qname, qtype, rule) triples, grouped by the SPEC.md section 2 rule they exercise.
+# (qname, qtype, rule) triples, grouped by the README section 2 rule they exercise.
 BASE = [
     # exact match (RFC 1034 4.3.2): AA=1, RRset in ANSWER
     ("diff.test.", "SOA", "exact"), ("diff.test.", "NS", "exact"), ("diff.test.", "A", "exact"),

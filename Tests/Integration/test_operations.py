@@ -1,4 +1,4 @@
-"""Anycast operations of the real binary (SPEC.md §4): listeners on anycast and management
+"""Anycast operations of the real binary (README "Management HTTP"): listeners on anycast and management
 addresses, identity, the health contract for the announcer, drain, maintenance, reload.
 
 Sites here run from a YAML configuration in a temp dir, the way operators run them. Waiting is

@@ -6,7 +6,7 @@ import Operations
 import TestSupport
 import Testing
 
-/// The readiness rule the BGP announcer relies on (SPEC.md §4), checked without a network.
+/// The readiness rule the BGP announcer relies on (README "Management HTTP"), checked without a network.
 @Suite("Health state machine and /readyz")
 struct HealthMonitorTests {
     let files = TemporaryZones()
