@@ -41,6 +41,10 @@ public struct MessageWriter {
     }
     private let table: UnsafeMutableBufferPointer<UInt16>
     private var tableCount = 0
+    /// How many label positions are remembered for compression. Every name written is compared
+    /// with each of them, so a writer that fills 64 KiB messages with thousands of names (a zone
+    /// transfer) keeps this small: the zone apex and the first names still compress every owner.
+    public var compressionLimit: Int
 
     /// A point to roll back to.
     public struct Mark {
@@ -52,6 +56,7 @@ public struct MessageWriter {
         base = scratch.message.baseAddress!
         capacity = scratch.message.count
         table = scratch.compressionOffsets
+        compressionLimit = scratch.compressionOffsets.count
         self.limit = min(limit, capacity)
     }
 
@@ -157,7 +162,7 @@ public struct MessageWriter {
     }
 
     private mutating func remember(_ offset: Int) {
-        guard offset < 0x4000, tableCount < table.count else { return }
+        guard offset < 0x4000, tableCount < min(table.count, compressionLimit) else { return }
         table[tableCount] = UInt16(offset)
         tableCount += 1
     }

@@ -34,6 +34,10 @@ public final class TransferProducer {
     private var position = 0
     private var closingSOAWritten = false
     public private(set) var finished = false
+    /// Label positions remembered for compression per message: the question (the apex) and the
+    /// first names. Comparing each name with all 512 that fit the table made a 1M-name AXFR
+    /// three times slower than NSD's and Knot's; with 32 every owner still compresses to the apex.
+    static let compressionLimit = 32
 
     public init(_ request: TransferRequest) {
         self.request = request
@@ -67,6 +71,7 @@ public final class TransferProducer {
         guard !finished else { return nil }
         let tsigLength = signer?.recordLength ?? 0
         var writer = MessageWriter(scratch: scratch, limit: ResponseScratch.messageCapacity - tsigLength)
+        writer.compressionLimit = Self.compressionLimit
         let flags =
             DNSHeader.Flag.qr | DNSHeader.Flag.aa | (request.queryFlags & (0x7800 | DNSHeader.Flag.rd))
         let first = messageCount == 0

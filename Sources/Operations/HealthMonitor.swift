@@ -202,7 +202,7 @@ public final class HealthMonitor: Sendable {
             case .draining: return (false, "draining")
             default: return (false, "state is \(state.lifecycle.name)")
             }
-            if let stale = state.zones.first(where: { $0.expired && $0.lastRefreshSuccess != nil }) {
+            if let stale = state.zones.first(where: { $0.expired }) {
                 return (false, "zone \(stale.origin) expired (no successful refresh from its primaries)")
             }
             if let missing = state.zones.first(where: { $0.serial == nil }) {

@@ -307,6 +307,7 @@ public final class ZoneService: @unchecked Sendable {
                 now: now, timers: zone.soaTimers, primaryExpire: primaryExpire, result: result)
             let served = zone.with(expiresAt: .some(schedules[origin]?.expiresAt))
             store.update { $0.replacing(served) }
+            report(origin)  // at once: /health and /zones agree with DNS before the copy is stored
             logger.notice(
                 "zone transferred",
                 metadata: [
@@ -326,10 +327,13 @@ public final class ZoneService: @unchecked Sendable {
         if refreshAgain.remove(origin) != nil { requestRefresh(origin) }
     }
 
+    /// Tells the observer (health, metrics) the zone's state. "Expired" means a zone that had
+    /// data and lost it (RFC 1034 §4.3.5); a zone never transferred is not expired, just not
+    /// yet transferred.
     private func report(_ origin: DomainName) {
         guard let schedule = schedules[origin] else { return }
         observer?.secondaryChanged(
             origin, primaries: (settings.secondaries[origin] ?? []).map(\.description), schedule: schedule,
-            expired: schedule.isExpired(now: clock()))
+            expired: schedule.lastSuccess != nil && schedule.isExpired(now: clock()))
     }
 }

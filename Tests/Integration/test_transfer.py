@@ -56,6 +56,8 @@ PRIMARY_ZONES = {
     "denied.test.": "www A 192.0.2.81\n",
     "keyed.test.": "www A 192.0.2.82\n",
     "closed.test.": "www A 192.0.2.83\n",
+    "localkey.test.": "www A 192.0.2.84\n",
+    "tenskey.test.": "www A 192.0.2.85\n",
 }
 
 
@@ -73,6 +75,12 @@ def primary(tmp_path_factory):
     address: [10.0.0.0/8]
   - name: keyonly
     key: transfer
+  - name: local-with-key
+    address: [127.0.0.0/8]
+    key: transfer
+  - name: tens-with-key
+    address: [10.0.0.0/8]
+    key: transfer
 zones:
   - origin: example.com.
     file: example.com.zone
@@ -85,6 +93,12 @@ zones:
     allow-transfer: [keyonly]
   - origin: closed.test.
     file: closed.test.zone
+  - origin: localkey.test.
+    file: localkey.test.zone
+    allow-transfer: [local-with-key]
+  - origin: tenskey.test.
+    file: tenskey.test.zone
+    allow-transfer: [tens-with-key]
 """
     server = start_anydns(work, config)
     wait_for(lambda: server.serial("example.com.") == 1, "example.com. SOA serial 1", watch=(server,))
@@ -139,6 +153,18 @@ def test_axfr_with_tsig_key_acl_rfc8945(primary):
     # dnspython checks the MAC on every message too (it raises otherwise).
     records = xfr(primary, "keyed.test.", keyring=KEYRING, keyname=KEY_NAME)
     assert "www.keyed.test. 300 IN A 192.0.2.82" in records
+
+
+def test_axfr_acl_with_address_and_key_needs_both(primary):
+    unsigned = primary.query("localkey.test.", "AXFR", tcp=True)
+    assert unsigned.rcode() == dns.rcode.REFUSED, \
+        f"right address, no key: {dns.rcode.to_text(unsigned.rcode())}, want REFUSED"
+    records = xfr(primary, "localkey.test.", keyring=KEYRING, keyname=KEY_NAME)
+    assert "www.localkey.test. 300 IN A 192.0.2.84" in records
+    with pytest.raises(dns.query.TransferError) as refused:
+        xfr(primary, "tenskey.test.", keyring=KEYRING, keyname=KEY_NAME)
+    assert refused.value.rcode == dns.rcode.REFUSED, \
+        f"right key, wrong address: {dns.rcode.to_text(refused.value.rcode)}, want REFUSED"
 
 
 def test_axfr_over_udp_is_notimp(primary):
@@ -347,7 +373,11 @@ zone:
         ixfr_ok = secondary.metric('anydns_transfers_total{direction="in",type="IXFR",result="ok"}')
         assert ixfr_ok >= 1, "Knot serves IXFR from its journal: anydns should have used it\n" \
             + secondary.http("/metrics")[1] + logs(*both)
-        assert "IXFR" in secondary.zone_health("example.net.")["secondary"]["lastRefreshResult"]
+        # /health is updated just after the new version is served (after it is stored): wait.
+        wait_for(lambda: "serial 2 by IXFR" in (secondary.zone_health("example.net.")["secondary"]
+                                                .get("lastRefreshResult") or ""),
+                 "/health to report the IXFR", watch=both,
+                 describe=lambda: secondary.zone_health("example.net."))
     finally:
         if secondary:
             secondary.stop()
@@ -441,10 +471,12 @@ zone:
             assert set(xfr(secondary, "example.com.")) == records, \
                 f"{secondary.name} serves different records than anydns after the change\n" + logs(*watch)
         acknowledged = 'anydns_notify_total{direction="sent",result="acknowledged"}'
-        assert primary.metric(acknowledged) >= 2, primary.http("/metrics")[1]
-        out_ixfr = primary.metric('anydns_transfers_total{direction="out",type="IXFR",result="ok"}')
-        assert out_ixfr >= 1, "NSD and Knot ask for IXFR after a NOTIFY: anydns should have served " \
-            "at least one\n" + primary.http("/metrics")[1] + logs(*watch)
+        wait_for(lambda: primary.metric(acknowledged) >= 2, "2 acknowledged NOTIFYs in /metrics",
+                 watch=watch, describe=lambda: primary.http("/metrics")[1])
+        out_ixfr = 'anydns_transfers_total{direction="out",type="IXFR",result="ok"}'
+        # NSD and Knot both ask for IXFR after a NOTIFY (their logs say so).
+        wait_for(lambda: primary.metric(out_ixfr) >= 2, "2 IXFR sent in /metrics", watch=watch,
+                 describe=lambda: primary.http("/metrics")[1])
 
         # zone-notify on demand: both secondaries acknowledge again.
         before = primary.metric(acknowledged)
@@ -458,11 +490,16 @@ zone:
 
 # =============================================================================== NOTIFY in, with a fake primary
 
-def _fake_secondary(tmp_path, fake: FakePrimary, extra_wait: bool = True):
+def _fake_secondary(tmp_path, fake: FakePrimary):
     server = start_anydns(tmp_path / "anydns", _secondary_config(fake.address, primary_key=False))
-    if extra_wait:
-        wait_for(lambda: server.serial("example.net.") == fake.records[0][0].serial,
-                 "anydns to transfer from the fake primary", watch=(server,))
+    serial = fake.records[0][0].serial
+    wait_for(lambda: server.serial("example.net.") == serial,
+             "anydns to transfer from the fake primary", watch=(server,))
+    # /health follows a moment after DNS (the copy is stored first): wait for it too.
+    wait_for(lambda: f"transferred serial {serial}" in (
+        server.zone_health("example.net.")["secondary"].get("lastRefreshResult") or ""),
+        "/health to report the transfer", watch=(server,),
+        describe=lambda: server.zone_health("example.net."))
     return server
 
 
@@ -550,6 +587,10 @@ def test_secondary_keeps_serving_when_primary_stops_then_expires_rfc1034(tmp_pat
             server.zone_health("example.net.")["secondary"]), "a failed refresh in /health", watch=(server,),
             describe=lambda: server.zone_health("example.net."))
         assert str(fake.port) in first["lastRefreshResult"], f"the failure should name the primary: {first}"
+        served = server.serial("example.net.")
+        now = server.zone_health("example.net.")["secondary"]
+        if not now["expired"]:  # it was not expired when `served` was asked either
+            assert served == 1, f"a failed refresh must not stop the service before expiry: {now}"
         wait_for(lambda: server.zone_health("example.net.")["secondary"]["lastRefreshAttempt"]
                  != first["lastRefreshAttempt"], "a retry (a later lastRefreshAttempt)", watch=(server,))
         wait_for(lambda: server.rcode("example.net.") == dns.rcode.SERVFAIL, "SERVFAIL once expired (4 s)",
@@ -649,8 +690,9 @@ def test_zones_status_and_refresh_retransfer_endpoints(tmp_path):
         assert server.http("/zones/example.net./refresh", "POST") == (200, "OK\n")
         wait_for(lambda: server.serial("example.net.") == 2, "serial 2 after POST refresh", deadline=10,
                  watch=(server,))
-        match = wait_for(lambda: line.match(server.http("/zones")[1].strip()), "/zones line", watch=(server,))
-        assert match.group(1) == "2", server.http("/zones")[1]
+        wait_for(lambda: (lambda m: m and m.group(1) == "2")(line.match(server.http("/zones")[1].strip())),
+                 "/zones to show serial 2 in the same shape", watch=(server,),
+                 describe=lambda: server.http("/zones"))
 
         before = fake.transfers
         assert server.http("/zones/example.net./retransfer", "POST") == (200, "OK\n")
@@ -705,5 +747,35 @@ zones:
         records = xfr(server, "example.com.", keyring=KEYRING, keyname=KEY_NAME)
         assert "www.example.com. 300 IN A 192.0.2.80" in records
         assert server.query("example.com.", "AXFR", tcp=True).rcode() == dns.rcode.REFUSED
+    finally:
+        server.stop()
+
+
+def test_ixfr_history_is_bounded_by_journal_max_entries(tmp_path):
+    zone = tmp_path / "ixfr.test.zone"
+    zone.write_text(zone_text("ixfr.test.", 1, IXFR_V1))
+    server = start_anydns(tmp_path, """acls:
+  - name: local
+    address: [127.0.0.0/8]
+journal: {max-entries: 1, max-bytes: 16777216}
+zones:
+  - origin: ixfr.test.
+    file: ixfr.test.zone
+    allow-transfer: [local]
+""")
+    try:
+        wait_for(lambda: server.serial("ixfr.test.") == 1, "serial 1", watch=(server,))
+        for serial, body in ((2, IXFR_V2), (3, IXFR_V2 + "new A 192.0.2.3\n")):
+            zone.write_text(zone_text("ixfr.test.", serial, body))
+            server.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: server.serial("ixfr.test.") == serial, f"serial {serial} after SIGHUP",
+                     watch=(server,))
+        soa = lambda n: f"ixfr.test. 300 IN SOA ns1.ixfr.test. hostmaster.ixfr.test. {n} 3600 900 604800 60"
+        assert xfr(server, "ixfr.test.", "IXFR", serial=2) == [
+            soa(3), soa(2), soa(3), "new.ixfr.test. 300 IN A 192.0.2.3", soa(3)], logs(server)
+        full = xfr(server, "ixfr.test.", "IXFR", serial=1)  # 1 -> 2 fell out of a 1-entry journal
+        assert full[0] == soa(3) and full[1] != soa(1) and full[-1] == soa(3) \
+            and set(full[:-1]) == zone_file_records(zone, "ixfr.test."), \
+            "IXFR=1 beyond the journal should be the whole zone:\n" + "\n".join(full)
     finally:
         server.stop()
