@@ -237,6 +237,14 @@ private final class TCPConnection {
         if !writeSourceRunning { flush() }  // else the write source sends it when there is room
     }
 
+    /// Lets the write source call ``flush()`` when the socket has room again.
+    private func waitForRoom() {
+        if !writeSourceRunning {
+            writeSource.resume()
+            writeSourceRunning = true
+        }
+    }
+
     /// Adds transfer messages to the output until it holds ``transferLowWater`` octets or the
     /// transfer is complete; then reading (and answering queued queries) resumes.
     private func produceTransferMessages() {
@@ -281,10 +289,23 @@ private final class TCPConnection {
     }
 
     private func pauseWriting() {
-        if transfer != nil {
-            // The socket took everything: make the next messages of the transfer.
+        // The socket took everything: make and send the next messages of a transfer, in a loop
+        // (not by recursion through flush) until the socket is full or the transfer is done.
+        while transfer != nil && !closed {
             produceTransferMessages()
-            if !output.isEmpty { return flush() }
+            guard !output.isEmpty else { break }
+            let outcome = output.withUnsafeBytes { bytes in
+                systemCall { write(fd, bytes.baseAddress, bytes.count) }
+            }
+            switch outcome {
+            case .done(let count):
+                output.removeFirst(count)
+                if !output.isEmpty { return waitForRoom() }
+            case .wouldBlock:
+                return waitForRoom()
+            case .failed:
+                return close()
+            }
         }
         if transfer == nil && input.count >= 2 && !closed {
             answerCompleteQueries()  // queries that arrived during a transfer

@@ -36,8 +36,8 @@ public final class TransferProducer {
     public private(set) var finished = false
     /// Label positions remembered for compression per message: the question (the apex) and the
     /// first names. Comparing each name with all 512 that fit the table made a 1M-name AXFR
-    /// three times slower than NSD's and Knot's; with 32 every owner still compresses to the apex.
-    static let compressionLimit = 32
+    /// three times slower than NSD's and Knot's; with 12 every owner still compresses to the apex.
+    static let compressionLimit = 12
 
     public init(_ request: TransferRequest) {
         self.request = request
