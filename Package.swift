@@ -84,7 +84,8 @@ let package = Package(
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"]),
         .testTarget(name: "DNSZoneTests", dependencies: ["DNSZone", "DNSWire", "TestSupport"]),
         .testTarget(
-            name: "DNSResponderTests", dependencies: ["DNSResponder", "DNSZone", "DNSWire", "TestSupport"]),
+            name: "DNSResponderTests",
+            dependencies: ["DNSResponder", "DNSZone", "DNSWire", "DNSAuth", "TestSupport"]),
         .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig"]),
         .testTarget(name: "DNSAuthTests", dependencies: ["DNSAuth", "DNSWire", "TestSupport"]),
         .testTarget(
