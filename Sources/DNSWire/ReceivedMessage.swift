@@ -72,62 +72,13 @@ public struct ReceivedMessage: Sendable {
     private static func readRecords(_ reader: inout WireReader, count: UInt16) throws(WireError) -> [Record] {
         var records: [Record] = []
         records.reserveCapacity(Int(count))
+        let scratch = RecordScratch()
+        var recordReader = RecordReader(reader.bytes, at: reader.offset)
         for _ in 0..<count {
-            let offset = reader.offset
-            let owner = try readName(&reader)
-            let type = RecordType(rawValue: try reader.readUInt16())
-            let rrClass = DNSClass(rawValue: try reader.readUInt16())
-            let ttl = try reader.readUInt32()
-            let length = Int(try reader.readUInt16())
-            guard reader.remaining >= length else { throw .truncated(offset: reader.offset) }
-            let rdata = try readRData(&reader, type: type, length: length)
-            records.append(
-                Record(owner: owner, type: type, rrClass: rrClass, ttl: ttl, rdata: rdata, offset: offset))
+            records.append(try recordReader.next(into: scratch).value)
         }
+        reader = WireReader(reader.bytes, offset: recordReader.offset)
         return records
-    }
-
-    /// Reads RDATA, decompressing the names of the types RFC 3597 §4 lists as compressible (and
-    /// those it says a receiver should decompress); other types are copied as they are.
-    private static func readRData(_ reader: inout WireReader, type: RecordType, length: Int) throws(WireError)
-        -> [UInt8]
-    {
-        let end = reader.offset + length
-        var rdata: [UInt8] = []
-        func copy(_ count: Int, _ reader: inout WireReader) throws(WireError) {
-            guard count >= 0, reader.offset + count <= end else { throw .truncated(offset: reader.offset) }
-            rdata.append(contentsOf: reader.bytes[reader.offset..<(reader.offset + count)])
-            try reader.skip(count)
-        }
-        func name(_ reader: inout WireReader) throws(WireError) {
-            rdata.append(contentsOf: try readName(&reader).wire)
-            guard reader.offset <= end else { throw .truncated(offset: reader.offset) }
-        }
-        switch type.rawValue {
-        case 2, 3, 4, 5, 7, 8, 9, 12, 39:  // NS MD MF CNAME MB MG MR PTR DNAME
-            try name(&reader)
-        case 6:  // SOA: MNAME RNAME and five 32-bit fields
-            try name(&reader)
-            try name(&reader)
-            try copy(20, &reader)
-        case 14, 17:  // MINFO, RP: two names
-            try name(&reader)
-            try name(&reader)
-        case 15, 18, 21, 36:  // MX AFSDB RT KX: preference, name
-            try copy(2, &reader)
-            try name(&reader)
-        case 26:  // PX: preference, two names
-            try copy(2, &reader)
-            try name(&reader)
-            try name(&reader)
-        case 33:  // SRV: priority, weight, port, target
-            try copy(6, &reader)
-            try name(&reader)
-        default:
-            try copy(length, &reader)
-        }
-        guard reader.offset == end else { throw .truncated(offset: reader.offset) }
-        return rdata
     }
 }
 

@@ -102,6 +102,35 @@ extension Zone {
 }
 
 extension ZoneRecordTable {
+    /// An empty table for records received from `source` (e.g. `AXFR from 192.0.2.53:53`),
+    /// filled with ``append(received:)``.
+    public init(receivingFrom source: String) {
+        self.init()
+        _ = fileNumber(source)
+    }
+
+    /// Adds a record read from a message, its position in the transfer as its "line"; `false`
+    /// when the table is full.
+    public mutating func append(received record: WireRecord) -> Bool {
+        append(
+            owner: record.owner, type: record.type, rrClass: record.rrClass, ttl: record.ttl,
+            rdata: record.rdata,
+            file: 0, line: count + 1)
+    }
+
+    /// Adds a record value (the first SOA of a transfer, kept aside until the answer's form is
+    /// known); `false` when the table is full.
+    public mutating func append(received record: ResourceRecord) -> Bool {
+        record.owner.wire.withUnsafeBytes { owner in
+            record.rdata.withUnsafeBytes { rdata in
+                append(
+                    owner: owner, type: record.type, rrClass: record.rrClass, ttl: record.ttl, rdata: rdata,
+                    file: 0,
+                    line: count + 1)
+            }
+        }
+    }
+
     /// Makes a table of records received by zone transfer; `source` names them in diagnostics
     /// (e.g. `transfer from 192.0.2.53:53`), with the record's position as the "line".
     public init(received records: [ResourceRecord], source: String) {

@@ -135,9 +135,12 @@ extension ZoneService {
         let request = RequestBuilder.make(
             id: id, zone: origin, type: current == nil ? .axfr : .ixfr, clientSOA: current?.soaRecord,
             signer: &signer, now: clock())
+        let kind = current == nil ? "AXFR" : "IXFR"
+        let source = "\(kind) from \(primary.address)"
         var reader = TransferResponseReader(
             zone: origin, id: id, clientSerial: current?.serial,
-            verifier: primary.key.map { TSIGResponseVerifier(key: $0, requestMAC: signer!.lastMAC) })
+            verifier: primary.key.map { TSIGResponseVerifier(key: $0, requestMAC: signer!.lastMAC) },
+            source: source)
         var outcome: TransferOutcome? = nil
         var failure: String? = nil
         let exchange = DNSClient.exchangeTCP(
@@ -154,26 +157,17 @@ extension ZoneService {
                 return false
             }
         }
-        let kind = current == nil ? "AXFR" : "IXFR"
         if case .failure(let error) = exchange {
             return .failure(TransferFailure(description: "\(kind): \(error)"))
         }
         if let failure {
             return .failure(TransferFailure(description: "\(kind) from \(primary.address): \(failure)"))
         }
-        let source = "\(kind) from \(primary.address)"
-        let records: [ResourceRecord]
         var history = current?.history ?? ZoneHistory()
+        let table: ZoneRecordTable
         switch outcome {
-        case .full(let all)?:
-            records = all
-            if let current, settings.journaled.contains(origin) {
-                history = history.appending(
-                    ZoneDiff.between(oldRecords: current.allRecords(), newRecords: all),
-                    limits: settings.journalLimits)
-            } else {
-                history = ZoneHistory()
-            }
+        case .full(let received)?:
+            table = received
         case .incremental(let diffs)?:
             guard let current else {
                 return .failure(TransferFailure(description: "\(source): unexpected IXFR"))
@@ -190,19 +184,26 @@ extension ZoneService {
                 working = next
                 history = history.appending(diff, limits: settings.journalLimits)
             }
-            records = working
+            table = ZoneRecordTable(received: working, source: source)
         case .upToDate?:
             guard let current else { return .failure(TransferFailure(description: "\(source): no data")) }
             return .success(current)
         case nil:
             return .failure(TransferFailure(description: "\(source): answer incomplete"))
         }
-        let table = ZoneRecordTable(received: records, source: source)
         switch ZoneBuilder.build(origin: origin, source: source, table: table) {
         case .success(let loaded):
             for warning in loaded.warnings.prefix(20) { logger.warning("\(warning)") }
-            return .success(
-                loaded.zone.with(history: settings.journaled.contains(origin) ? history : ZoneHistory()))
+            guard settings.journaled.contains(origin) else { return .success(loaded.zone) }
+            if case .full = outcome {
+                // A whole zone: the journal records its difference from the version we had.
+                history =
+                    current.map {
+                        history.appending(ZoneDiff.between($0, loaded.zone), limits: settings.journalLimits)
+                    }
+                    ?? ZoneHistory()
+            }
+            return .success(loaded.zone.with(history: history))
         case .failure(let error):
             let first = error.errors.prefix(3).map(\.description).joined(separator: "; ")
             return .failure(TransferFailure(description: "\(source): the zone fails its checks: \(first)"))

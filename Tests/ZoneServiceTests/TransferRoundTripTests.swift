@@ -48,6 +48,12 @@ func roundTrip(
     return (.failed("the producer ended before the reader was satisfied"), messages)
 }
 
+/// The records of a received table, by building the zone they make (SOA first).
+func received(_ table: ZoneRecordTable) throws -> [ResourceRecord] {
+    try ZoneBuilder.build(origin: DomainName("example.net.")!, source: "test", table: table).get().zone
+        .allRecords()
+}
+
 func transferRequest(_ zone: Zone, clientSerial: UInt32?, signer: TSIGSigner? = nil) -> TransferRequest {
     let question = zone.origin.wire + [0, clientSerial == nil ? 252 : 251, 0, 1]
     return TransferRequest(
@@ -61,10 +67,11 @@ struct TransferRoundTripTests {
     func axfrSpansMessagesAndCarriesEveryRecord() throws {
         let zone = try loadZone(bigZone(serial: 7, count: 5000))
         let (progress, messages) = roundTrip(transferRequest(zone, clientSerial: nil), clientSerial: nil)
-        guard case .done(.full(let records)) = progress else {
+        guard case .done(.full(let table)) = progress else {
             Issue.record("AXFR not complete: \(progress)")
             return
         }
+        let records = try received(table)
         #expect(messages > 1, "5,000 records need more than one 64 KiB message")
         #expect(records.first?.type == .soa && records.first?.soaSerial == 7)
         #expect(records.count == zone.recordCount)
@@ -81,10 +88,11 @@ struct TransferRoundTripTests {
             zone, clientSerial: nil, signer: TSIGSigner(key: key, requestMAC: requestMAC))
         let (progress, _) = roundTrip(
             request, clientSerial: nil, verifier: TSIGResponseVerifier(key: key, requestMAC: requestMAC))
-        guard case .done(.full(let records)) = progress else {
+        guard case .done(.full(let table)) = progress else {
             Issue.record("signed AXFR not accepted: \(progress)")
             return
         }
+        let records = try received(table)
         #expect(records.count == zone.recordCount)
     }
 
@@ -131,10 +139,11 @@ struct TransferRoundTripTests {
     func ixfrFallsBackToTheWholeZone() throws {
         let zone = try loadZone(bigZone(serial: 5, count: 20))
         let (progress, _) = roundTrip(transferRequest(zone, clientSerial: 3), clientSerial: 3)
-        guard case .done(.full(let records)) = progress else {
+        guard case .done(.full(let table)) = progress else {
             Issue.record("expected an AXFR-style answer: \(progress)")
             return
         }
+        let records = try received(table)
         #expect(records.count == zone.recordCount)
     }
 
