@@ -23,10 +23,15 @@ extension ZoneService {
             }
             retry = soa.timers.retry
             if let current, !SerialNumber(soa.timers.serial).isNewer(than: SerialNumber(current.serial)) {
-                if soa.timers.serial != current.serial {
-                    logger.warning(
-                        "zone \(origin): \(primary.address) has serial \(soa.timers.serial), behind ours \(current.serial); keeping ours until it expires or zone-retransfer"
-                    )
+                guard soa.timers.serial == current.serial else {
+                    // RFC 1982: an older serial is not an update, and it does not confirm our data
+                    // either: the refresh has failed, so the zone expires unless another primary
+                    // confirms it, and is then taken whole (or at once on zone-retransfer).
+                    let problem =
+                        "\(primary.address) has serial \(soa.timers.serial), behind ours \(current.serial): not followed until the zone expires or zone-retransfer"
+                    logger.warning("zone \(origin): \(problem)")
+                    problems.append(problem)
+                    continue
                 }
                 return .upToDate(current.soaTimers, primaryExpire: soa.expire, from: "\(primary.address)")
             }
@@ -39,6 +44,7 @@ extension ZoneService {
                 case .failure(let failure):
                     observer?.transferIn(type: "IXFR", succeeded: false)
                     logger.warning("zone \(origin): IXFR failed (\(failure)); falling back to AXFR")
+                    problems.append("\(failure)")
                 }
             }
             switch transfer(origin, from: primary, current: nil) {

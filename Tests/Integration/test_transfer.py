@@ -15,6 +15,7 @@ import subprocess
 import time
 import types
 
+import dns.edns
 import dns.flags
 import dns.message
 import dns.name
@@ -29,7 +30,7 @@ import pytest
 
 from servers import free_port, require_tool
 from transfer_support import (KEY_ALGORITHM, KEY_CONFIG, KEY_NAME, KEY_SECRET, KEYRING, STARTED,
-                              FakePrimary,
+                              TRANSFER_FAULTS, FakePrimary,
                               knotc, logs, parse_raw, start_anydns, start_knot, start_nsd,
                               udp_exchange, verify_tsig, wait_for, xfr, zone_file_records,
                               zone_text)
@@ -658,6 +659,192 @@ def test_transfer_failing_zone_checks_is_refused_old_version_served(tmp_path, ba
         assert server.serial("example.net.") == 1, "the old version must keep being served\n" + logs(server)
         assert server.query("alias.example.net.", "CNAME").answer[0][0].to_text() == "www.example.net."
         assert server.rcode("www.example.net.", "A") == dns.rcode.NOERROR
+    finally:
+        if server:
+            server.stop()
+        fake.stop()
+
+
+# =============================================================================== a primary misbehaving
+
+SHORT_TIMERS = "2 1 30 60"  # refresh 2 s, retry 1 s, expire 30 s: refreshes come fast, expiry is far
+
+
+def _secondary_state(server) -> dict:
+    return server.zone_health("example.net.")["secondary"]
+
+
+def _wait_failed_refresh(server, fake: FakePrimary, pattern: str, what: str) -> dict:
+    """Until the fake primary has broken a transfer and /health's lastRefreshResult matches the
+    regular expression `pattern`; returns the zone's /health secondary object."""
+    return wait_for(lambda: (lambda s: s if fake.broken_transfers and re.search(
+        pattern, s.get("lastRefreshResult") or "") else None)(_secondary_state(server)),
+        what, watch=(server,), describe=lambda: (fake.broken_transfers, fake.asked, _secondary_state(server)))
+
+
+def _assert_old_version_served(server, state: dict, serial: int = 1) -> None:
+    """Serial `serial` of NET_V1 still served, none of NET_V2, the zone not expired."""
+    assert server.alive(), "anydns exited\n" + logs(server)
+    assert server.serial("example.net.") == serial, \
+        f"the old version must be served: SOA serial {server.serial('example.net.')}\n" + logs(server)
+    assert [r.to_text() for r in server.query("www.example.net.", "A").answer[0]] == ["192.0.2.10"]
+    assert server.rcode("new.example.net.", "TXT") == dns.rcode.NXDOMAIN, \
+        "nothing of the broken transfer may be served\n" + logs(server)
+    assert server.zone_health("example.net.")["serial"] == serial
+    assert state["expired"] is False and 0 < state["secondsToExpiry"] <= 30, \
+        f"a failed refresh must not expire the zone (expire 30 s): {state}"
+
+
+@pytest.mark.parametrize("fault", ["close-after-first-messages", "close-inside-a-message"])
+def test_primary_closing_mid_transfer_keeps_old_version_and_retries(tmp_path, fault):
+    """TRANSFER_FAULTS[fault]; RFC 5936 §2.2: a transfer is complete only at the closing SOA."""
+    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1, timers=SHORT_TIMERS))
+    server = None
+    try:
+        server = _fake_secondary(tmp_path, fake)
+        assert fault in TRANSFER_FAULTS, fault
+        fake.fault = fault  # before serial 2 exists: no good transfer of it can slip in
+        fake.set_zone(zone_text("example.net.", 2, NET_V2, timers=SHORT_TIMERS))
+        state = _wait_failed_refresh(server, fake, "closed", f"a refresh failing on '{fault}' in /health")
+        assert fake.address in state["lastRefreshResult"], f"the failure should name the primary: {state}"
+        _assert_old_version_served(server, state)
+        assert server.metric('anydns_transfers_total{direction="in",type="AXFR",result="failed"}') >= 1, \
+            server.http("/metrics")[1]
+
+        # Retry 1 s: it asks again on its own, and is refused again by the same fault.
+        broken = fake.broken_transfers
+        wait_for(lambda: fake.broken_transfers > broken, "another transfer attempt (retry timer)",
+                 deadline=10, watch=(server,), describe=lambda: (fake.asked, _secondary_state(server)))
+        _assert_old_version_served(server, _secondary_state(server))
+
+        fake.fault = None  # the primary is mended: the next retry gets serial 2, no restart, no NOTIFY
+        wait_for(lambda: server.serial("example.net.") == 2, "serial 2 on the retry timer once mended",
+                 deadline=10, watch=(server,), describe=lambda: (fake.asked, _secondary_state(server)))
+        assert server.query("new.example.net.", "TXT").answer[0][0].to_text() == '"added in 2"'
+        assert [r.to_text() for r in server.query("www.example.net.", "A").answer[0]] == ["192.0.2.11"]
+        wait_for(lambda: "transferred serial 2" in (_secondary_state(server).get("lastRefreshResult") or ""),
+                 "/health to report serial 2", watch=(server,), describe=lambda: _secondary_state(server))
+    finally:
+        if server:
+            server.stop()
+        fake.stop()
+
+
+@pytest.mark.parametrize("fault, why", [
+    ("random-bytes", r"message 1 .*(malformed|does not answer our request)"),  # refused at the first check
+    ("cut-record", r"malformed message 1"),
+    ("wrong-id", r"message 1 does not answer our request \(ID"),
+], ids=["random-bytes", "cut-record", "wrong-id"])
+def test_primary_sending_garbage_keeps_old_version(tmp_path, fault, why):
+    """TRANSFER_FAULTS[fault]: the answer is refused, the old version kept, the server alive."""
+    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1, timers=SHORT_TIMERS))
+    server = None
+    try:
+        server = _fake_secondary(tmp_path, fake)
+        assert fault in TRANSFER_FAULTS, fault
+        fake.fault = fault
+        fake.set_zone(zone_text("example.net.", 2, NET_V2, timers=SHORT_TIMERS))
+        state = _wait_failed_refresh(server, fake, why, f"a refresh failing on '{fault}' in /health")
+        assert fake.address in state["lastRefreshResult"], f"the failure should name the primary: {state}"
+        _assert_old_version_served(server, state)
+        # Alive and answering everything else: other names, TCP, management, its own AXFR out.
+        assert server.rcode("nothing.example.net.", "A") == dns.rcode.NXDOMAIN
+        assert server.query("alias.example.net.", "CNAME", tcp=True).answer[0][0].to_text() == "www.example.net."
+        assert server.http("/livez")[0] == 200
+        records = xfr(server, "example.net.")
+        assert records[0].split()[3] == "SOA" and records[0].split()[6] == "1" and records[-1] == records[0], \
+            f"AXFR out of the secondary should be serial 1: {records}"
+        assert "www.example.net. 300 IN A 192.0.2.10" in records
+        broken = fake.broken_transfers
+        wait_for(lambda: fake.broken_transfers > broken, "another transfer attempt (retry timer)",
+                 deadline=10, watch=(server,), describe=lambda: (fake.asked, _secondary_state(server)))
+        _assert_old_version_served(server, _secondary_state(server))
+    finally:
+        if server:
+            server.stop()
+        fake.stop()
+
+
+NET_BACK = "www A 192.0.2.55\nold TXT \"serial 5\"\n"
+
+
+def test_primary_serial_going_backwards_is_not_followed_until_retransfer_rfc1982(tmp_path):
+    fake = FakePrimary("example.net.", zone_text("example.net.", 10, NET_V1, timers=SHORT_TIMERS))
+    server = None
+    try:
+        server = _fake_secondary(tmp_path, fake)
+        asked = list(fake.asked)
+        seen = len(fake.soa_serials)
+        # 5 is older than 10 (RFC 1982 §3.2: 10 - 5 < 2^31), whatever the content says.
+        fake.set_zone(zone_text("example.net.", 5, NET_BACK, timers=SHORT_TIMERS))
+        # Refreshes of a zone do not overlap: once serial 5 was answered twice, the first refresh
+        # that saw it has finished and /health has its result.
+        state = wait_for(lambda: (lambda s: s if fake.soa_serials[seen:].count(5) >= 2
+                                  and "behind ours" in (s.get("lastRefreshResult") or "") else None)(
+            _secondary_state(server)), "two refreshes that saw serial 5, 'behind ours' in /health",
+            watch=(server,), describe=lambda: (fake.soa_serials[seen:], _secondary_state(server)))
+        # An older serial does not confirm our data: the refresh failed and the expiry timer was
+        # not renewed, so the zone expires (and is then taken whole) unless fixed before.
+        assert "serial 5, behind ours 10" in state["lastRefreshResult"], f"it keeps serial 10: {state}"
+        # Two failed refreshes came at least REFRESH (2 s) after the last success, so a renewed
+        # timer would show 30 s left.
+        assert 0 < state["secondsToExpiry"] < 29, f"the expiry timer was renewed: {state}"
+        assert fake.asked == asked, f"no transfer for an older serial: asked {fake.asked[len(asked):]}"
+        assert server.serial("example.net.") == 10, logs(server)
+        assert [r.to_text() for r in server.query("www.example.net.", "A").answer[0]] == ["192.0.2.10"]
+        assert server.rcode("old.example.net.", "TXT") == dns.rcode.NXDOMAIN
+        assert state["expired"] is False
+
+        assert server.http("/zones/example.net./retransfer", "POST") == (200, "OK\n")
+        wait_for(lambda: server.serial("example.net.") == 5, "serial 5 after POST retransfer", deadline=10,
+                 watch=(server,), describe=lambda: (fake.asked, _secondary_state(server)))
+        assert fake.asked[len(asked):] == ["AXFR"], f"retransfer is one AXFR: {fake.asked[len(asked):]}"
+        assert [r.to_text() for r in server.query("www.example.net.", "A").answer[0]] == ["192.0.2.55"]
+        assert server.query("old.example.net.", "TXT").answer[0][0].to_text() == '"serial 5"'
+        assert server.rcode("alias.example.net.", "CNAME") == dns.rcode.NXDOMAIN, \
+            "the retransferred zone replaces the old one whole"
+        wait_for(lambda: "transferred serial 5 by AXFR" in (_secondary_state(server).get("lastRefreshResult") or ""),
+                 "/health to report the AXFR of serial 5", watch=(server,),
+                 describe=lambda: _secondary_state(server))
+        # And it stays there: the next refresh finds the primary's 5 current.
+        wait_for(lambda: "up to date at serial 5" in (_secondary_state(server).get("lastRefreshResult") or ""),
+                 "a refresh after the retransfer to find serial 5 current", watch=(server,),
+                 describe=lambda: _secondary_state(server))
+        assert server.serial("example.net.") == 5
+    finally:
+        if server:
+            server.stop()
+        fake.stop()
+
+
+def _expire_option(reply: dns.message.Message) -> bytes | None:
+    """The data of the EDNS EXPIRE option (code 9, RFC 7314) of a reply, or None."""
+    for option in reply.options:
+        if option.otype == dns.edns.OptionType.EXPIRE:
+            return option.to_wire()
+    return None
+
+
+def test_edns_expire_answered_by_primary_and_counted_down_by_secondary_rfc7314(primary, tmp_path):
+    ask = dict(use_edns=0, options=[dns.edns.GenericOption(dns.edns.OptionType.EXPIRE, b"")])
+    reply = primary.query("example.com.", "SOA", **ask)
+    assert reply.rcode() == dns.rcode.NOERROR and reply.answer[0][0].expire == 604800
+    data = _expire_option(reply)
+    assert data is not None and len(data) == 4, f"the primary's EXPIRE option: {reply.options}"
+    assert int.from_bytes(data, "big") == 604800, \
+        f"a primary answers its SOA EXPIRE (RFC 7314 §2): {int.from_bytes(data, 'big')}"
+    plain = primary.query("example.com.", "SOA", use_edns=0)
+    assert _expire_option(plain) is None, f"EXPIRE only when asked: {plain.options}"
+
+    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1, timers="3600 900 3000 60"))
+    server = None
+    try:
+        server = _fake_secondary(tmp_path, fake)
+        reply = server.query("example.net.", "SOA", **ask)
+        data = _expire_option(reply)
+        assert data is not None and len(data) == 4, f"the secondary's EXPIRE option: {reply.options}"
+        left = int.from_bytes(data, "big")
+        assert 0 < left <= 3000, f"a secondary answers the seconds left before expiry (≤ 3000): {left}"
     finally:
         if server:
             server.stop()

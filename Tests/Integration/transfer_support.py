@@ -9,6 +9,7 @@ exiting (the other thing we care about), as servers.wait_ready does.
 from __future__ import annotations
 
 import json
+import random
 import re
 import os
 import signal
@@ -361,17 +362,40 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 # ------------------------------------------------------------------------------ a fake primary
 
+class Raw(bytes):
+    """Bytes a FakePrimary sends on TCP exactly as they are: no 2-byte length added."""
+
+
+CLOSE = object()  # in a FakePrimary's answer: close the TCP connection here
+
+# How a FakePrimary can break its transfers (FakePrimary.fault), each only over TCP, each for
+# AXFR and IXFR alike; SOA queries are still answered properly.
+TRANSFER_FAULTS = {
+    "close-after-first-messages": "one RRset a message, the first half of them, then the connection closed",
+    "close-inside-a-message": "a length prefix, half the message it announces, then the connection closed",
+    "random-bytes": "64 random bytes (not a DNS message) framed with a valid 2-byte length",
+    "cut-record": "the request's ID, QR and question, then an answer record whose owner name is cut short",
+    "wrong-id": "the whole zone, well formed, in a message whose ID is not the request's",
+}
+
+
 class FakePrimary:
     """A minimal primary on 127.0.0.1 (UDP and TCP, one port) answering SOA and AXFR/IXFR
     (always AXFR-style, RFC 1995 §4 allows it) for one zone, from zone text parsed without any
     checks, so that it can serve what a real primary would refuse to load. Switch versions
-    with `set_zone`. Counts the SOA queries and transfers it answered."""
+    with `set_zone`; break the transfers with `fault` (one of TRANSFER_FAULTS, None to mend).
+    Counts the SOA queries (and the serials it answered them with), the transfers served whole
+    and the transfers it broke."""
 
     def __init__(self, origin: str, zone_source: str):
         self.origin = dns.name.from_text(origin)
         self.set_zone(zone_source)
         self.soa_queries = 0
-        self.transfers = 0
+        self.soa_serials: list = []  # the serial of every SOA answer, in order
+        self.transfers = 0           # transfers served whole
+        self.fault = None            # one of TRANSFER_FAULTS: break every transfer that way
+        self.broken_transfers = 0    # transfers broken by `fault`
+        self.random = random.Random(1982)
         self.ixfr_rcode = None  # set to an rcode to answer IXFR with it instead of the zone
         self.asked: list = []   # the transfer types asked for, in order
         self.lock = threading.Lock()
@@ -387,6 +411,11 @@ class FakePrimary:
                         length = struct.unpack("!H", _recv_exact(self.request, 2))[0]
                         query = dns.message.from_wire(_recv_exact(self.request, length))
                         for reply in parent.answer(query, tcp=True):
+                            if reply is CLOSE:
+                                return  # socketserver shuts the connection down and closes it
+                            if isinstance(reply, Raw):
+                                self.request.sendall(reply)
+                                continue
                             wire = reply.to_wire(max_size=65535)
                             self.request.sendall(struct.pack("!H", len(wire)) + wire)
                 except (EOFError, OSError, dns.exception.DNSException):
@@ -462,6 +491,7 @@ class FakePrimary:
         if q.rdtype == dns.rdatatype.SOA:
             with self.lock:
                 self.soa_queries += 1
+                self.soa_serials.append(soa[0].serial)
             reply.answer.append(soa)
             return [reply]
         if q.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR) and tcp:
@@ -470,12 +500,47 @@ class FakePrimary:
             if q.rdtype == dns.rdatatype.IXFR and self.ixfr_rcode is not None:
                 reply.set_rcode(self.ixfr_rcode)
                 return [reply]
+            records = self.records + [soa]
+            fault = self.fault
+            if fault is not None:
+                with self.lock:
+                    self.broken_transfers += 1
+                return self.broken_transfer(query, records, fault)
             with self.lock:
                 self.transfers += 1
-            reply.answer.extend(self.records + [soa])
+            reply.answer.extend(records)
             return [reply]
         reply.set_rcode(dns.rcode.NOTIMP)
         return [reply]
+
+    def broken_transfer(self, query: dns.message.Message, records: list, fault: str) -> list:
+        """The answer to a transfer request broken the way TRANSFER_FAULTS[fault] says."""
+        def message(rrsets: list) -> dns.message.Message:
+            m = dns.message.make_response(query)
+            m.flags |= dns.flags.AA
+            m.answer.extend(rrsets)
+            return m
+        if fault == "close-after-first-messages":
+            # RFC 5936 §2.2: each message may carry any number of records; these carry one RRset.
+            assert len(records) >= 4, "too few RRsets to stop half-way"
+            return [message([r]) for r in records[:len(records) // 2]] + [CLOSE]
+        if fault == "close-inside-a-message":
+            wire = message(records).to_wire(max_size=65535)
+            return [Raw(struct.pack("!H", len(wire)) + wire[:len(wire) // 2]), CLOSE]
+        if fault == "random-bytes":
+            garbage = self.random.randbytes(64)
+            return [Raw(struct.pack("!H", len(garbage)) + garbage)]
+        if fault == "cut-record":
+            q = query.question[0]
+            wire = (struct.pack("!HHHHHH", query.id, 0x8400, 1, 1, 0, 0)  # QR AA, 1 question, 1 answer
+                    + q.name.to_wire() + struct.pack("!HH", q.rdtype, q.rdclass)
+                    + b"\x3fabc")  # a 63-byte label with 3 bytes of it
+            return [Raw(struct.pack("!H", len(wire)) + wire)]
+        if fault == "wrong-id":
+            m = message(records)
+            m.id = (query.id + 1) & 0xFFFF
+            return [m]
+        raise ValueError(f"unknown transfer fault {fault!r}: one of {sorted(TRANSFER_FAULTS)}")
 
     def stop(self) -> None:
         """Stop listening and close every open connection: the primary is gone."""
