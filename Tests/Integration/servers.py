@@ -275,18 +275,13 @@ def nsd_supports(option: str) -> bool:
         return r.returncode == 0
 
 
-def start_nsd(zones: list, workdir: Path | None = None, attempts: int = 3) -> Server:
-    """Start NSD in the foreground (`nsd -d -c CONF`) with a generated config."""
-    nsd = require_tool("nsd")
-    owns = workdir is None
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="nsd-test-"))
-    port = free_port()
-    v6 = ipv6_loopback_available()
-    source_zones, zones = zones, _zone_copies(workdir, zones)
-    lines = [
+def nsd_server_section(workdir: Path, port: int, v6: bool, verbosity: int) -> list:
+    """The `server:` lines every NSD of the tests gets: loopback at `port`, one process, no
+    chroot or user change, every file it writes in `workdir`."""
+    return [
         "server:",
         f"  ip-address: {LOOPBACK_V4}@{port}",
-        *( [f"  ip-address: {LOOPBACK_V6}@{port}"] if v6 else [] ),
+        *([f"  ip-address: {LOOPBACK_V6}@{port}"] if v6 else []),
         f"  port: {port}",
         "  server-count: 1",
         '  username: ""',
@@ -296,7 +291,19 @@ def start_nsd(zones: list, workdir: Path | None = None, attempts: int = 3) -> Se
         f'  xfrdfile: "{workdir}/xfrd.state"',
         f'  zonelistfile: "{workdir}/zone.list"',
         f'  xfrdir: "{workdir}"',
-        "  verbosity: 1",
+        f"  verbosity: {verbosity}",
+    ]
+
+
+def start_nsd(zones: list, workdir: Path | None = None, attempts: int = 3) -> Server:
+    """Start NSD in the foreground (`nsd -d -c CONF`) with a generated config."""
+    nsd = require_tool("nsd")
+    owns = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="nsd-test-"))
+    port = free_port()
+    v6 = ipv6_loopback_available()
+    source_zones, zones = zones, _zone_copies(workdir, zones)
+    lines = nsd_server_section(workdir, port, v6, verbosity=1) + [
         "  hide-version: no",
         "  identity: \"nsd-test\"",
     ]

@@ -252,18 +252,24 @@ IXFR_V1 = "www A 192.0.2.80\nmail A 192.0.2.25\n"
 IXFR_V2 = "www A 192.0.2.81\nmail A 192.0.2.25\n"
 
 
-def test_ixfr_from_sighup_history_rfc1995(tmp_path):
+def _ixfr_primary(tmp_path, max_entries: int):
+    """anydns serving ixfr.test. at serial 1 from a file, transfers allowed from loopback, with a
+    journal of `max_entries` versions; returns the zone file and the server."""
     zone = tmp_path / "ixfr.test.zone"
     zone.write_text(zone_text("ixfr.test.", 1, IXFR_V1))
-    server = start_anydns(tmp_path, """acls:
+    return zone, start_anydns(tmp_path, """acls:
   - name: local
     address: [127.0.0.0/8]
-journal: {max-entries: 100, max-bytes: 16777216}
+journal: {max-entries: MAX_ENTRIES, max-bytes: 16777216}
 zones:
   - origin: ixfr.test.
     file: ixfr.test.zone
     allow-transfer: [local]
-""")
+""".replace("MAX_ENTRIES", str(max_entries)))
+
+
+def test_ixfr_from_sighup_history_rfc1995(tmp_path):
+    zone, server = _ixfr_primary(tmp_path, max_entries=100)
     try:
         wait_for(lambda: server.serial("ixfr.test.") == 1, "serial 1", watch=(server,))
         zone.write_text(zone_text("ixfr.test.", 2, IXFR_V2))
@@ -939,17 +945,7 @@ zones:
 
 
 def test_ixfr_history_is_bounded_by_journal_max_entries(tmp_path):
-    zone = tmp_path / "ixfr.test.zone"
-    zone.write_text(zone_text("ixfr.test.", 1, IXFR_V1))
-    server = start_anydns(tmp_path, """acls:
-  - name: local
-    address: [127.0.0.0/8]
-journal: {max-entries: 1, max-bytes: 16777216}
-zones:
-  - origin: ixfr.test.
-    file: ixfr.test.zone
-    allow-transfer: [local]
-""")
+    zone, server = _ixfr_primary(tmp_path, max_entries=1)
     try:
         wait_for(lambda: server.serial("ixfr.test.") == 1, "serial 1", watch=(server,))
         for serial, body in ((2, IXFR_V2), (3, IXFR_V2 + "new A 192.0.2.3\n")):

@@ -277,20 +277,7 @@ def start_nsd(workdir: Path, body: str, origin: str, port: int | None = None) ->
     nsd = require_tool("nsd")
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    lines = [
-        "server:",
-        f"  ip-address: {LOOPBACK_V4}@{port}",
-        f"  port: {port}",
-        "  server-count: 1",
-        '  username: ""',
-        '  database: ""',
-        f'  zonesdir: "{workdir}"',
-        f'  pidfile: "{workdir}/nsd.pid"',
-        f'  xfrdfile: "{workdir}/xfrd.state"',
-        f'  zonelistfile: "{workdir}/zone.list"',
-        f'  xfrdir: "{workdir}"',
-        "  verbosity: 2",
-    ]
+    lines = servers.nsd_server_section(workdir, port, v6=False, verbosity=2)
     if servers.nsd_supports("rrl-ratelimit"):
         lines.append("  rrl-ratelimit: 0")
     lines += ["remote-control:", "  control-enable: no", body]
