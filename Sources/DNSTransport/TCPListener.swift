@@ -117,7 +117,7 @@ final class TCPListener: @unchecked Sendable {
 /// One TCP client: reads length-prefixed queries (RFC 1035 §4.2.2), answers each as soon as it is
 /// complete — several per connection, pipelined (RFC 7766 §6.2.1.1) — and queues what the socket
 /// cannot take yet. All methods run on the listener's queue.
-private final class TCPConnection {
+private final class TCPConnection: @unchecked Sendable {
     let fd: Int32
     let peer: IPAddress
     unowned let listener: TCPListener
@@ -131,6 +131,12 @@ private final class TCPConnection {
     private var peerFinished = false
     /// An outgoing zone transfer being streamed; queries read meanwhile wait for it to end.
     private var transfer: TransferProducer? = nil
+    /// A chunk of the transfer is being made on ``transferQueue``.
+    private var producing = false
+    /// Where transfer messages are made, off the listener's queue, so a large transfer never
+    /// holds up the other TCP clients of the listener (each connection has one chunk in flight).
+    static let transferQueue = DispatchQueue(
+        label: "anydns.transfers.out", qos: .utility, attributes: .concurrent)
     var lastActivity = DispatchTime.now().uptimeNanoseconds
     /// Output kept queued while a transfer streams: enough to keep the socket busy, small
     /// enough that a transfer of any size costs a connection little memory.
@@ -215,7 +221,6 @@ private final class TCPConnection {
                 if case .transfer(let request) = followUp {
                     consumed += 2 + length
                     transfer = TransferProducer(request)
-                    produceTransferMessages()
                     break
                 }
                 listener.context.observer?.followUp(followUp)
@@ -235,6 +240,7 @@ private final class TCPConnection {
         lastActivity = DispatchTime.now().uptimeNanoseconds
         input.removeFirst(consumed)
         if !writeSourceRunning { flush() }  // else the write source sends it when there is room
+        produceTransferChunk()
     }
 
     /// Lets the write source call ``flush()`` when the socket has room again.
@@ -245,19 +251,35 @@ private final class TCPConnection {
         }
     }
 
-    /// Adds transfer messages to the output until it holds ``transferLowWater`` octets or the
-    /// transfer is complete; then reading (and answering queued queries) resumes.
-    private func produceTransferMessages() {
-        guard let producer = transfer else { return }
-        while output.count < Self.transferLowWater, let message = producer.nextMessage() {
-            output.append(UInt8(truncatingIfNeeded: message.count >> 8))
-            output.append(UInt8(truncatingIfNeeded: message.count))
-            output.append(contentsOf: message)
+    /// Asks ``transferQueue`` for the next ``transferLowWater`` octets of the transfer when the
+    /// output has drained below that; the chunk is appended and sent back on the listener's
+    /// queue. Reading (and answering queued queries) resumes when the transfer is complete.
+    private func produceTransferChunk() {
+        guard let producer = transfer, !producing, !closed, output.count < Self.transferLowWater else {
+            return
         }
-        lastActivity = DispatchTime.now().uptimeNanoseconds
-        if producer.finished {
-            transfer = nil
-            listener.context.observer?.transferFinished(producer, completed: true)
+        producing = true
+        let queue = listener.queue
+        Self.transferQueue.async { [self] in
+            var chunk: [UInt8] = []
+            chunk.reserveCapacity(Self.transferLowWater + 65_537)
+            while chunk.count < Self.transferLowWater, let message = producer.nextMessage() {
+                chunk.append(UInt8(truncatingIfNeeded: message.count >> 8))
+                chunk.append(UInt8(truncatingIfNeeded: message.count))
+                chunk.append(contentsOf: message)
+            }
+            let finished = producer.finished
+            queue.async { [self, chunk] in
+                producing = false
+                guard !closed, transfer === producer else { return }
+                output.append(contentsOf: chunk)
+                lastActivity = DispatchTime.now().uptimeNanoseconds
+                if finished {
+                    transfer = nil
+                    listener.context.observer?.transferFinished(producer, completed: true)
+                }
+                if !writeSourceRunning { flush() }
+            }
         }
     }
 
@@ -289,23 +311,13 @@ private final class TCPConnection {
     }
 
     private func pauseWriting() {
-        // The socket took everything: make and send the next messages of a transfer, in a loop
-        // (not by recursion through flush) until the socket is full or the transfer is done.
-        while transfer != nil && !closed {
-            produceTransferMessages()
-            guard !output.isEmpty else { break }
-            let outcome = output.withUnsafeBytes { bytes in
-                systemCall { write(fd, bytes.baseAddress, bytes.count) }
+        if transfer != nil {
+            // The socket took everything: the next chunk of the transfer is sent when it is made.
+            if writeSourceRunning {
+                writeSource.suspend()
+                writeSourceRunning = false
             }
-            switch outcome {
-            case .done(let count):
-                output.removeFirst(count)
-                if !output.isEmpty { return waitForRoom() }
-            case .wouldBlock:
-                return waitForRoom()
-            case .failed:
-                return close()
-            }
+            return produceTransferChunk()
         }
         if transfer == nil && input.count >= 2 && !closed {
             answerCompleteQueries()  // queries that arrived during a transfer

@@ -11,7 +11,10 @@ import DNSZone
 /// - AXFR: the SOA, every other record, the SOA again.
 /// - IXFR: one SOA when the client is current (RFC 1995 §2); the differences from the journal
 ///   when it reaches back to the client's serial (§4); otherwise the whole zone, AXFR-style.
-public final class TransferProducer {
+///
+/// Not thread-safe: one thread at a time calls ``nextMessage()`` (the transport makes one chunk
+/// of messages at a time on its transfer queue).
+public final class TransferProducer: @unchecked Sendable {
     public enum Style: String, Sendable {
         case axfr = "AXFR"
         /// IXFR answered with the differences.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import time
 import types
@@ -961,4 +962,34 @@ def test_ixfr_history_is_bounded_by_journal_max_entries(tmp_path):
             and set(full[:-1]) == zone_file_records(zone, "ixfr.test."), \
             "IXFR=1 beyond the journal should be the whole zone:\n" + "\n".join(full)
     finally:
+        server.stop()
+
+
+def test_stalled_axfr_client_holds_up_no_other_tcp_client_rfc7766(tmp_path):
+    """A client that asks for a large AXFR and reads nothing costs a bounded buffer: other TCP
+    clients of the same listener get their answers, and a second full AXFR completes, meanwhile."""
+    hosts = "".join(f"host{n} A 198.51.{n // 250 % 250}.{n % 250}\n" for n in range(50_000))
+    (tmp_path / "big.test.zone").write_text(zone_text("big.test.", 1, hosts))
+    server = start_anydns(tmp_path, """acls:
+  - name: local
+    address: [127.0.0.0/8]
+zones:
+  - origin: big.test.
+    file: big.test.zone
+    allow-transfer: [local]
+""")
+    stalled = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    try:
+        wait_for(lambda: server.serial("big.test.") == 1, "serial 1", watch=(server,))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        query = dns.message.make_query("big.test.", "AXFR").to_wire()
+        stalled.sendall(len(query).to_bytes(2, "big") + query)
+        for _ in range(20):
+            reply = server.query("host123.big.test.", "A", tcp=True, timeout=2)
+            assert [rd.to_text() for rd in reply.answer[0]] == ["198.51.0.123"], reply
+        records = xfr(server, "big.test.", timeout=10)
+        assert len(records) == 50_000 + 3 + 1, f"SOA, NS, ns1 A, 50,000 hosts, SOA: {len(records)}"
+        assert records[0] == records[-1] and " SOA " in records[0]
+    finally:
+        stalled.close()
         server.stop()
