@@ -22,12 +22,6 @@ public struct ZoneDiff: Sendable, Equatable {
         (removed + added).reduce(0) { $0 + $1.owner.wire.count + 10 + $1.rdata.count }
     }
 
-    /// The difference between two versions; owners compare case-insensitively (zones store
-    /// them lowercase), RDATA octet by octet, and a changed TTL is a removal plus an addition.
-    public static func between(_ old: Zone, _ new: Zone) -> ZoneDiff {
-        between(oldRecords: old.allRecords(), newRecords: new.allRecords())
-    }
-
     /// The difference between two record lists whose first record is the SOA.
     public static func between(oldRecords: [ResourceRecord], newRecords: [ResourceRecord]) -> ZoneDiff {
         let oldSOA = oldRecords[0]

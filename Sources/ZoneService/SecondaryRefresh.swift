@@ -178,19 +178,15 @@ extension ZoneService {
             guard let current else {
                 return .failure(TransferFailure(description: "\(source): unexpected IXFR"))
             }
-            var working = current.allRecords()
-            for diff in diffs {
-                guard let next = diff.apply(to: working) else {
-                    return .failure(
-                        TransferFailure(
-                            description:
-                                "\(source): difference \(diff.fromSerial)→\(diff.toSerial) does not fit our data"
-                        ))
-                }
-                working = next
-                history = history.appending(diff, limits: settings.journalLimits)
+            guard let patched = current.applying(diffs, source: source) else {
+                return .failure(
+                    TransferFailure(
+                        description:
+                            "\(source): the differences \(diffs[0].fromSerial)→\(diffs.last!.toSerial) do not fit our data"
+                    ))
             }
-            table = ZoneRecordTable(received: working, source: source)
+            for diff in diffs { history = history.appending(diff, limits: settings.journalLimits) }
+            table = patched
         case .upToDate?:
             guard let current else { return .failure(TransferFailure(description: "\(source): no data")) }
             return .success(current)

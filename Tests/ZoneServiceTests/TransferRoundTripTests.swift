@@ -247,3 +247,54 @@ struct SerialNumberTests {
         #expect(SerialNumber(UInt32.max).adding(1) == SerialNumber(0))
     }
 }
+
+@Suite("Diffing and patching zones on their tables (RFC 1995 §4)")
+struct ZoneDiffingTests {
+    let v1 = bigZone(serial: 1, count: 50)
+
+    @Test("a changed record, a TTL change, a new name and a removed name make exactly their diff")
+    func diffHoldsOnlyTheChanges() throws {
+        let old = try loadZone(v1)
+        let newText =
+            v1.replacingOccurrences(of: " 1 3600 900", with: " 2 3600 900")
+            .replacingOccurrences(of: "host3 A 198.51.1.3", with: "host3 A 203.0.113.3")
+            .replacingOccurrences(of: "host4 A", with: "host4 60 A")
+            .replacingOccurrences(of: "host5 A 198.51.1.5\n", with: "")
+            + "Added A 192.0.2.200\n"
+        let new = try loadZone(newText)
+        let diff = ZoneDiff.between(old, new)
+        #expect(diff.fromSerial == 1 && diff.toSerial == 2)
+        let removed = Set(diff.removed.dropFirst().map { "\($0.owner) \($0.ttl)" })
+        let added = Set(diff.added.dropFirst().map { "\($0.owner) \($0.ttl)" })
+        #expect(removed == ["host3.example.net. 300", "host4.example.net. 300", "host5.example.net. 300"])
+        #expect(added == ["host3.example.net. 300", "host4.example.net. 60", "added.example.net. 300"])
+        let patched = try #require(old.applying([diff], source: "test"))
+        #expect(Set(try received(patched)) == Set(new.allRecords()))
+    }
+
+    @Test("a chain of diffs applies in order, an addition removed later cancels out")
+    func chainApplies() throws {
+        let v1Zone = try loadZone(v1)
+        let v2Zone = try loadZone(
+            v1.replacingOccurrences(of: " 1 3600 900", with: " 2 3600 900") + "temp A 192.0.2.7\n")
+        let v3Zone = try loadZone(
+            v1.replacingOccurrences(of: " 1 3600 900", with: " 3 3600 900").replacingOccurrences(
+                of: "host9 A 198.51.1.9", with: "host9 A 192.0.2.9"))
+        let diffs = [ZoneDiff.between(v1Zone, v2Zone), ZoneDiff.between(v2Zone, v3Zone)]
+        let patched = try #require(v1Zone.applying(diffs, source: "test"))
+        #expect(Set(try received(patched)) == Set(v3Zone.allRecords()))
+    }
+
+    @Test("differences that do not fit the data (a removed record we lack, another serial) give nil")
+    func misfitsAreRefused() throws {
+        let zone = try loadZone(v1)
+        var diff = ZoneDiff.between(
+            zone, try loadZone(v1.replacingOccurrences(of: " 1 3600 900", with: " 2 3600 900")))
+        diff.removed.append(
+            ResourceRecord(
+                owner: DomainName("nothere.example.net.")!, type: .a, ttl: 300, rdata: [192, 0, 2, 1]))
+        #expect(zone.applying([diff], source: "test") == nil)
+        let other = ZoneDiff(fromSerial: 9, toSerial: 10, removed: diff.removed, added: diff.added)
+        #expect(zone.applying([other], source: "test") == nil)
+    }
+}
