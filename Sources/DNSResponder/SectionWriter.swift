@@ -58,9 +58,7 @@ struct SectionWriter {
     }
 
     mutating func resolve(identity: ServerIdentity) {
-        let name = NameView(
-            loweringName: UnsafeRawBufferPointer(rebasing: scratch.queryName[0..<query.nameLength]),
-            storage: scratch.names[0], starts: scratch.labelStarts[0])
+        let name = loweredName
         switch query.qclass {
         case .chaos:
             answerChaos(name, identity: identity)

@@ -294,17 +294,9 @@ private final class TCPConnection: @unchecked Sendable {
         case .done(let count):
             lastActivity = DispatchTime.now().uptimeNanoseconds
             output.removeFirst(count)
-            if output.isEmpty {
-                pauseWriting()
-            } else if !writeSourceRunning {
-                writeSource.resume()
-                writeSourceRunning = true
-            }
+            if output.isEmpty { pauseWriting() } else { waitForRoom() }
         case .wouldBlock:
-            if !writeSourceRunning {
-                writeSource.resume()
-                writeSourceRunning = true
-            }
+            waitForRoom()
         case .failed:
             close()
         }

@@ -118,15 +118,10 @@ public struct ResourceRecord: Hashable, Sendable {
         hasher.combine(rdata)
     }
 
-    /// The SERIAL of an SOA record (RFC 1035 §3.3.13), or `nil` for other records.
+    /// The SERIAL of an SOA record (RFC 1035 §3.3.13), or `nil` for other records (and for SOA
+    /// RDATA that is not well formed).
     public var soaSerial: UInt32? {
         guard type == .soa else { return nil }
-        return rdata.withUnsafeBytes { bytes in
-            let names = nameLength(bytes, from: 0)
-            let start = names + nameLength(bytes, from: names)
-            guard start + 20 <= bytes.count else { return nil }
-            return UInt32(bytes[start]) << 24 | UInt32(bytes[start + 1]) << 16 | UInt32(bytes[start + 2]) << 8
-                | UInt32(bytes[start + 3])
-        }
+        return rdata.withUnsafeBytes { SOATimers(soaRData: $0)?.serial }
     }
 }

@@ -123,9 +123,9 @@ public final class Zone: Sendable {
     }
 
     /// The same zone data with another history or expiry time; the tables are shared, not copied.
-    public func with(history: ZoneHistory? = nil, expiresAt: UInt64?? = nil, source: String? = nil) -> Zone {
+    public func with(history: ZoneHistory? = nil, expiresAt: UInt64?? = nil) -> Zone {
         Zone(
-            origin: origin, source: source ?? self.source, serial: serial, soa: soa, negativeTTL: negativeTTL,
+            origin: origin, source: source, serial: serial, soa: soa, negativeTTL: negativeTTL,
             nodes: nodes, rrsets: rrsets, records: records, rdata: rdata, index: index,
             history: history ?? self.history, expiresAt: expiresAt ?? self.expiresAt)
     }

@@ -439,10 +439,11 @@ private struct Checker {
         }
         let soa = rrset(0, .soa)!
         let soaRecord = records[recordRange(soa).lowerBound]
-        let (serial, minimum) = withRData(recordRange(soa).lowerBound) { soaFields($0) }
+        // libldns and the transfer reader only hand over SOA RDATA of the right shape.
+        let timers = withRData(recordRange(soa).lowerBound) { SOATimers(soaRData: $0)! }
         return Zone(
-            origin: origin, source: source, serial: serial, soa: RRSetID(rawValue: Int32(soa)),
-            negativeTTL: min(soaRecord.ttl, minimum), nodes: nodes, rrsets: rrsets, records: records,
+            origin: origin, source: source, serial: timers.serial, soa: RRSetID(rawValue: Int32(soa)),
+            negativeTTL: min(soaRecord.ttl, timers.minimum), nodes: nodes, rrsets: rrsets, records: records,
             rdata: table.rdata, index: names)
     }
 
@@ -452,15 +453,6 @@ private struct Checker {
         case .ns: 1
         default: 2
         }
-    }
-
-    private func soaFields(_ bytes: UnsafeRawBufferPointer) -> (serial: UInt32, minimum: UInt32) {
-        let names = nameLength(bytes, from: 0) + nameLength(bytes, from: nameLength(bytes, from: 0))
-        func word(_ at: Int) -> UInt32 {
-            UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8
-                | UInt32(bytes[at + 3])
-        }
-        return (word(names), word(names + 16))
     }
 
     // MARK: Small accessors

@@ -21,30 +21,6 @@ public struct ZoneDiff: Sendable, Equatable {
     public var size: Int {
         (removed + added).reduce(0) { $0 + $1.owner.wire.count + 10 + $1.rdata.count }
     }
-
-    /// The difference between two record lists whose first record is the SOA.
-    public static func between(oldRecords: [ResourceRecord], newRecords: [ResourceRecord]) -> ZoneDiff {
-        let oldSOA = oldRecords[0]
-        let newSOA = newRecords[0]
-        let oldSet = Set(oldRecords.dropFirst())
-        let newSet = Set(newRecords.dropFirst())
-        return ZoneDiff(
-            fromSerial: oldSOA.soaSerial ?? 0, toSerial: newSOA.soaSerial ?? 0,
-            removed: [oldSOA] + oldRecords.dropFirst().filter { !newSet.contains($0) },
-            added: [newSOA] + newRecords.dropFirst().filter { !oldSet.contains($0) })
-    }
-
-    /// Applies the diff to `records` (first record the SOA); `nil` when a removed record is
-    /// missing, i.e. the history does not fit the data (RFC 1995 §5: then fall back to AXFR).
-    public func apply(to records: [ResourceRecord]) -> [ResourceRecord]? {
-        guard let soa = records.first, soa.soaSerial == fromSerial else { return nil }
-        var remaining = Set(records.dropFirst())
-        for record in removed.dropFirst() {
-            guard remaining.remove(record) != nil else { return nil }
-        }
-        for record in added.dropFirst() { remaining.insert(record) }
-        return [added[0]] + remaining
-    }
 }
 
 /// The bounded list of differences that leads to a zone's current version, oldest first: the

@@ -1,4 +1,4 @@
-import DNSZone
+import DNSWire
 
 /// The refresh, retry and expire timers of one secondary zone (RFC 1034 §4.3.5, RFC 1996), as
 /// plain values over an injected clock (seconds since the Unix epoch), so they can be tested

@@ -196,10 +196,6 @@ public final class ZoneService: @unchecked Sendable {
         return true
     }
 
-    public var secondaryZones: [DomainName] { Array(settings.secondaries.keys) }
-
-    public func schedule(of origin: DomainName) -> RefreshSchedule? { queue.sync { schedules[origin] } }
-
     private func requestRefresh(_ origin: DomainName) {
         if refreshing.contains(origin) {
             refreshAgain.insert(origin)

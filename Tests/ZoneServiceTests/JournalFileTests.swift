@@ -29,7 +29,7 @@ struct JournalFileTests {
     func brokenJournalIsRefused() throws {
         let zone = try loadZone(bigZone(serial: 1, count: 3))
         let history = ZoneHistory().appending(
-            ZoneDiff.between(oldRecords: zone.allRecords(), newRecords: zone.allRecords()), limits: .init())
+            ZoneDiff.between(zone, zone), limits: .init())
         let bytes = JournalFile.encode(history)
         #expect(JournalFile.decode(Array(bytes.dropLast(3))) == nil)
         #expect(JournalFile.decode(Array("not a journal".utf8)) == nil)

@@ -1,4 +1,4 @@
-import DNSZone
+import DNSWire
 import Testing
 import ZoneService
 
