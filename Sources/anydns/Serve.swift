@@ -115,10 +115,13 @@ struct Serve: AsyncParsableCommand {
         let (zones, reports) = ZoneCatalog.load(settings.zones, previous: nil, logger: logger)
         monitor.record(reports, at: Date())
         metrics.recordLoad(reports, isReload: false)
-        let store = ZoneStore(ZoneSet(zones.zones, unavailable: Array(settings.transfers.secondaries.keys)))
+        let store = ZoneStore(.empty)
         let zoneService = ZoneService(
             settings: settings.transfers, store: store, logger: logger,
             observer: ZoneServiceReporter(monitor: monitor, metrics: metrics))
+        // The same path as a reload: each file zone gets the journal stored for its serial, and
+        // the secondary zones start unavailable until start() serves their stored copies.
+        zoneService.installFileZones(zones)
         zoneService.start()
 
         let server: DNSServer

@@ -253,12 +253,13 @@ IXFR_V1 = "www A 192.0.2.80\nmail A 192.0.2.25\n"
 IXFR_V2 = "www A 192.0.2.81\nmail A 192.0.2.25\n"
 
 
-def _ixfr_primary(tmp_path, max_entries: int):
+def _ixfr_primary(tmp_path, max_entries: int, storage: bool = False):
     """anydns serving ixfr.test. at serial 1 from a file, transfers allowed from loopback, with a
-    journal of `max_entries` versions; returns the zone file and the server."""
+    journal of `max_entries` versions (kept in tmp_path/storage with `storage`); returns the zone
+    file and the server."""
     zone = tmp_path / "ixfr.test.zone"
     zone.write_text(zone_text("ixfr.test.", 1, IXFR_V1))
-    return zone, start_anydns(tmp_path, """acls:
+    return zone, start_anydns(tmp_path, ("storage: storage\n" if storage else "") + """acls:
   - name: local
     address: [127.0.0.0/8]
 journal: {max-entries: MAX_ENTRIES, max-bytes: 16777216}
@@ -292,6 +293,32 @@ def test_ixfr_from_sighup_history_rfc1995(tmp_path):
         assert full[0] == soa(2) and full[-1] == soa(2) and set(full[:-1]) == expected \
             and len(full) == len(expected) + 1, \
             f"IXFR from an unknown serial should fall back to the whole zone:\n" + "\n".join(full)
+    finally:
+        server.stop()
+
+
+def test_ixfr_history_survives_a_restart_rfc1995(tmp_path):
+    """The journal in storage is read back at start: after a restart, IXFR from the serial
+    before the last reload is still the one-step difference, not the whole zone."""
+    zone, server = _ixfr_primary(tmp_path, max_entries=100, storage=True)
+    try:
+        wait_for(lambda: server.serial("ixfr.test.") == 1, "serial 1", watch=(server,))
+        zone.write_text(zone_text("ixfr.test.", 2, IXFR_V2))
+        server.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: server.serial("ixfr.test.") == 2, "serial 2 after SIGHUP", watch=(server,))
+        wait_for(lambda: (tmp_path / "storage" / "ixfr.test.journal").exists(), "the journal on disk",
+                 watch=(server,))
+    finally:
+        server.stop()
+    server = start_anydns(tmp_path, (tmp_path / "anydns.yaml").read_text())
+    try:
+        wait_for(lambda: server.serial("ixfr.test.") == 2, "serial 2 after the restart", watch=(server,))
+        soa = lambda n: f"ixfr.test. 300 IN SOA ns1.ixfr.test. hostmaster.ixfr.test. {n} 3600 900 604800 60"
+        incremental = xfr(server, "ixfr.test.", "IXFR", serial=1)
+        assert incremental == [soa(2), soa(1), "www.ixfr.test. 300 IN A 192.0.2.80",
+                               soa(2), "www.ixfr.test. 300 IN A 192.0.2.81", soa(2)], \
+            "IXFR=1 after a restart should come from the stored journal:\n" + "\n".join(incremental) \
+            + "\n" + logs(server)
     finally:
         server.stop()
 
