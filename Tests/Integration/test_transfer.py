@@ -8,6 +8,7 @@ Waiting is always on a condition with a deadline (transfer_support.wait_for), an
 shows the log tail of every server involved (see _log_tails_on_failure)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -530,12 +531,27 @@ def _fake_secondary(tmp_path, fake: FakePrimary):
     serial = fake.records[0][0].serial
     wait_for(lambda: server.serial("example.net.") == serial,
              "anydns to transfer from the fake primary", watch=(server,))
-    # /health follows a moment after DNS (the copy is stored first): wait for it too.
+    # /health is told right after DNS serves the transfer: wait for it too.
     wait_for(lambda: f"transferred serial {serial}" in (
         server.zone_health("example.net.")["secondary"].get("lastRefreshResult") or ""),
         "/health to report the transfer", watch=(server,),
         describe=lambda: server.zone_health("example.net."))
     return server
+
+
+@contextlib.contextmanager
+def fake_secondary(tmp_path, zone: str):
+    """A FakePrimary serving example.net. as `zone`, and anydns as its secondary once the first
+    transfer is served; both stopped at the end, whatever happens."""
+    fake = FakePrimary("example.net.", zone)
+    server = None
+    try:
+        server = _fake_secondary(tmp_path, fake)
+        yield fake, server
+    finally:
+        if server:
+            server.stop()
+        fake.stop()
 
 
 def _notify(server, keyring=None) -> dns.message.Message:
@@ -548,10 +564,7 @@ def _notify(server, keyring=None) -> dns.message.Message:
 
 
 def test_notify_allowed_refreshes_once_unallowed_refused_rfc1996(tmp_path):
-    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1))
-    server = None
-    try:
-        server = _fake_secondary(tmp_path, fake)
+    with fake_secondary(tmp_path, zone_text("example.net.", 1, NET_V1)) as (fake, server):
         unsigned = _notify(server)
         assert unsigned.rcode() == dns.rcode.REFUSED, \
             f"NOTIFY without the key the ACL requires: {dns.rcode.to_text(unsigned.rcode())}, want REFUSED"
@@ -575,10 +588,6 @@ def test_notify_allowed_refreshes_once_unallowed_refused_rfc1996(tmp_path):
             f"5 NOTIFYs should cause one transfer, the fake primary served {fake.transfers - transfers_before}\n" \
             + logs(server)
         assert server.metric('anydns_notify_total{direction="received",result="accepted"}') >= 5
-    finally:
-        if server:
-            server.stop()
-        fake.stop()
 
 
 # =============================================================================== secondary survival
@@ -606,10 +615,7 @@ def test_secondary_with_unreachable_primary_at_start_servfails_and_is_not_ready(
 
 
 def test_secondary_keeps_serving_when_primary_stops_then_expires_rfc1034(tmp_path):
-    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1, timers="2 1 4 60"))
-    server = None
-    try:
-        server = _fake_secondary(tmp_path, fake)
+    with fake_secondary(tmp_path, zone_text("example.net.", 1, NET_V1, timers="2 1 4 60")) as (fake, server):
         wait_for(lambda: server.http("/readyz")[0] == 200, "/readyz 200 after the transfer", watch=(server,),
                  describe=lambda: server.http("/readyz"))
         left = server.zone_health("example.net.")["secondary"]["secondsToExpiry"]
@@ -633,10 +639,6 @@ def test_secondary_keeps_serving_when_primary_stops_then_expires_rfc1034(tmp_pat
         status, body = server.http("/readyz")
         assert status == 503 and "zone example.net. expired" in body, (status, body)
         assert server.zone_health("example.net.")["secondary"]["expired"] is True
-    finally:
-        if server:
-            server.stop()
-        fake.stop()
 
 
 def test_restarted_secondary_serves_stored_copy_with_primary_down(tmp_path):
@@ -673,10 +675,7 @@ def test_restarted_secondary_serves_stored_copy_with_primary_down(tmp_path):
     ("NO_NS", "NS"),
 ], ids=["cname-and-other-data", "no-apex-ns"])
 def test_transfer_failing_zone_checks_is_refused_old_version_served(tmp_path, bad_body, why):
-    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1))
-    server = None
-    try:
-        server = _fake_secondary(tmp_path, fake)
+    with fake_secondary(tmp_path, zone_text("example.net.", 1, NET_V1)) as (fake, server):
         if bad_body == "NO_NS":
             bad = zone_text("example.net.", 2, NET_V2).replace("@ NS ns1\n", "")
         else:
@@ -693,10 +692,6 @@ def test_transfer_failing_zone_checks_is_refused_old_version_served(tmp_path, ba
         assert server.serial("example.net.") == 1, "the old version must keep being served\n" + logs(server)
         assert server.query("alias.example.net.", "CNAME").answer[0][0].to_text() == "www.example.net."
         assert server.rcode("www.example.net.", "A") == dns.rcode.NOERROR
-    finally:
-        if server:
-            server.stop()
-        fake.stop()
 
 
 # =============================================================================== a primary misbehaving
@@ -732,10 +727,7 @@ def _assert_old_version_served(server, state: dict, serial: int = 1) -> None:
 @pytest.mark.parametrize("fault", ["close-after-first-messages", "close-inside-a-message"])
 def test_primary_closing_mid_transfer_keeps_old_version_and_retries(tmp_path, fault):
     """TRANSFER_FAULTS[fault]; RFC 5936 §2.2: a transfer is complete only at the closing SOA."""
-    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1, timers=SHORT_TIMERS))
-    server = None
-    try:
-        server = _fake_secondary(tmp_path, fake)
+    with fake_secondary(tmp_path, zone_text("example.net.", 1, NET_V1, timers=SHORT_TIMERS)) as (fake, server):
         assert fault in TRANSFER_FAULTS, fault
         fake.fault = fault  # before serial 2 exists: no good transfer of it can slip in
         fake.set_zone(zone_text("example.net.", 2, NET_V2, timers=SHORT_TIMERS))
@@ -758,10 +750,6 @@ def test_primary_closing_mid_transfer_keeps_old_version_and_retries(tmp_path, fa
         assert [r.to_text() for r in server.query("www.example.net.", "A").answer[0]] == ["192.0.2.11"]
         wait_for(lambda: "transferred serial 2" in (_secondary_state(server).get("lastRefreshResult") or ""),
                  "/health to report serial 2", watch=(server,), describe=lambda: _secondary_state(server))
-    finally:
-        if server:
-            server.stop()
-        fake.stop()
 
 
 @pytest.mark.parametrize("fault, why", [
@@ -771,10 +759,7 @@ def test_primary_closing_mid_transfer_keeps_old_version_and_retries(tmp_path, fa
 ], ids=["random-bytes", "cut-record", "wrong-id"])
 def test_primary_sending_garbage_keeps_old_version(tmp_path, fault, why):
     """TRANSFER_FAULTS[fault]: the answer is refused, the old version kept, the server alive."""
-    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1, timers=SHORT_TIMERS))
-    server = None
-    try:
-        server = _fake_secondary(tmp_path, fake)
+    with fake_secondary(tmp_path, zone_text("example.net.", 1, NET_V1, timers=SHORT_TIMERS)) as (fake, server):
         assert fault in TRANSFER_FAULTS, fault
         fake.fault = fault
         fake.set_zone(zone_text("example.net.", 2, NET_V2, timers=SHORT_TIMERS))
@@ -793,20 +778,13 @@ def test_primary_sending_garbage_keeps_old_version(tmp_path, fault, why):
         wait_for(lambda: fake.broken_transfers > broken, "another transfer attempt (retry timer)",
                  deadline=10, watch=(server,), describe=lambda: (fake.asked, _secondary_state(server)))
         _assert_old_version_served(server, _secondary_state(server))
-    finally:
-        if server:
-            server.stop()
-        fake.stop()
 
 
 NET_BACK = "www A 192.0.2.55\nold TXT \"serial 5\"\n"
 
 
 def test_primary_serial_going_backwards_is_not_followed_until_retransfer_rfc1982(tmp_path):
-    fake = FakePrimary("example.net.", zone_text("example.net.", 10, NET_V1, timers=SHORT_TIMERS))
-    server = None
-    try:
-        server = _fake_secondary(tmp_path, fake)
+    with fake_secondary(tmp_path, zone_text("example.net.", 10, NET_V1, timers=SHORT_TIMERS)) as (fake, server):
         asked = list(fake.asked)
         seen = len(fake.soa_serials)
         # 5 is older than 10 (RFC 1982 §3.2: 10 - 5 < 2^31), whatever the content says.
@@ -845,10 +823,6 @@ def test_primary_serial_going_backwards_is_not_followed_until_retransfer_rfc1982
                  "a refresh after the retransfer to find serial 5 current", watch=(server,),
                  describe=lambda: _secondary_state(server))
         assert server.serial("example.net.") == 5
-    finally:
-        if server:
-            server.stop()
-        fake.stop()
 
 
 def _expire_option(reply: dns.message.Message) -> bytes | None:
@@ -870,28 +844,18 @@ def test_edns_expire_answered_by_primary_and_counted_down_by_secondary_rfc7314(p
     plain = primary.query("example.com.", "SOA", use_edns=0)
     assert _expire_option(plain) is None, f"EXPIRE only when asked: {plain.options}"
 
-    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1, timers="3600 900 3000 60"))
-    server = None
-    try:
-        server = _fake_secondary(tmp_path, fake)
+    with fake_secondary(tmp_path, zone_text("example.net.", 1, NET_V1, timers="3600 900 3000 60")) as (fake, server):
         reply = server.query("example.net.", "SOA", **ask)
         data = _expire_option(reply)
         assert data is not None and len(data) == 4, f"the secondary's EXPIRE option: {reply.options}"
         left = int.from_bytes(data, "big")
         assert 0 < left <= 3000, f"a secondary answers the seconds left before expiry (≤ 3000): {left}"
-    finally:
-        if server:
-            server.stop()
-        fake.stop()
 
 
 # =============================================================================== management of a secondary
 
 def test_zones_status_and_refresh_retransfer_endpoints(tmp_path):
-    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1))
-    server = None
-    try:
-        server = _fake_secondary(tmp_path, fake)
+    with fake_secondary(tmp_path, zone_text("example.net.", 1, NET_V1)) as (fake, server):
         status, text = server.http("/zones")
         assert status == 200
         line = re.compile(r"^\[example\.net\.\] role: slave \| serial: (\d+) \| refresh: \+\d+s \| "
@@ -920,17 +884,10 @@ def test_zones_status_and_refresh_retransfer_endpoints(tmp_path):
         wait_for(lambda: fake.transfers > before, "a transfer after POST retransfer", deadline=10,
                  watch=(server,))
         assert server.serial("example.net.") == 2
-    finally:
-        if server:
-            server.stop()
-        fake.stop()
 
 
 def test_ixfr_refused_by_primary_falls_back_to_axfr(tmp_path):
-    fake = FakePrimary("example.net.", zone_text("example.net.", 1, NET_V1))
-    server = None
-    try:
-        server = _fake_secondary(tmp_path, fake)
+    with fake_secondary(tmp_path, zone_text("example.net.", 1, NET_V1)) as (fake, server):
         assert fake.asked == ["AXFR"], f"the first transfer has no version to diff from: {fake.asked}"
         fake.ixfr_rcode = dns.rcode.NOTIMP
         fake.set_zone(zone_text("example.net.", 2, NET_V2))
@@ -941,10 +898,6 @@ def test_ixfr_refused_by_primary_falls_back_to_axfr(tmp_path):
         assert server.metric('anydns_transfers_total{direction="in",type="IXFR",result="failed"}') == 1
         assert server.metric('anydns_transfers_total{direction="in",type="AXFR",result="ok"}') == 2
         assert server.query("new.example.net.", "TXT").answer[0][0].to_text() == '"added in 2"'
-    finally:
-        if server:
-            server.stop()
-        fake.stop()
 
 
 def test_key_secret_from_file_relative_to_config(tmp_path):
