@@ -322,16 +322,10 @@ def start_nsd(zones: list, workdir: Path | None = None, attempts: int = 3) -> Se
                   attempts - 1, lambda: start_nsd(source_zones, None, attempts - 1), owns)
 
 
-def start_knot(zones: list, workdir: Path | None = None, attempts: int = 3) -> Server:
-    """Start knotd in the foreground with a generated config, everything in workdir."""
-    knotd = require_tool("knotd")
-    owns = workdir is None
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="knot-test-"))
-    port = free_port()
-    v6 = ipv6_loopback_available()
-    source_zones, zones = zones, _zone_copies(workdir, zones)
-    listen = [f"{LOOPBACK_V4}@{port}"] + ([f"{LOOPBACK_V6}@{port}"] if v6 else [])
-    lines = [
+def knot_server_sections(workdir: Path, listen: list) -> list:
+    """The `server:`, `database:`, `control:` and `log:` sections every Knot of the tests gets:
+    the `listen` addresses (`ADDR@PORT`), one worker of each kind, every file in `workdir`."""
+    return [
         "server:",
         f'  rundir: "{workdir}"',
         f"  listen: [ {', '.join(listen)} ]",
@@ -346,6 +340,19 @@ def start_knot(zones: list, workdir: Path | None = None, attempts: int = 3) -> S
         "log:",
         "  - target: stderr",
         "    any: info",
+    ]
+
+
+def start_knot(zones: list, workdir: Path | None = None, attempts: int = 3) -> Server:
+    """Start knotd in the foreground with a generated config, everything in workdir."""
+    knotd = require_tool("knotd")
+    owns = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="knot-test-"))
+    port = free_port()
+    v6 = ipv6_loopback_available()
+    source_zones, zones = zones, _zone_copies(workdir, zones)
+    listen = [f"{LOOPBACK_V4}@{port}"] + ([f"{LOOPBACK_V6}@{port}"] if v6 else [])
+    lines = knot_server_sections(workdir, listen) + [
         "template:",
         "  - id: default",
         f'    storage: "{workdir}"',

@@ -244,22 +244,8 @@ def start_knot(workdir: Path, body: str, origin: str, port: int | None = None) -
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     conf = workdir / "knot.conf"
-    conf.write_text("\n".join([
-        "server:",
-        f'  rundir: "{workdir}"',
-        f"  listen: {LOOPBACK_V4}@{port}",
-        "  udp-workers: 1",
-        "  tcp-workers: 1",
-        "  background-workers: 1",
-        "database:",
-        f'  storage: "{workdir}"',
-        "control:",
-        f'  listen: "{workdir}/knot.sock"',
-        "log:",
-        "  - target: stderr",
-        "    any: info",
-        body,
-    ]) + "\n")
+    conf.write_text("\n".join(servers.knot_server_sections(workdir, [f"{LOOPBACK_V4}@{port}"]) + [body])
+                    + "\n")
     knot = _spawn("knot", [knotd, "-c", str(conf)], workdir, port, config=conf)
     wait_answering(knot, origin)
     return knot
