@@ -23,6 +23,12 @@ let package = Package(
             pkgConfig: "ldns",
             providers: [.apt(["libldns-dev"])]
         ),
+        // libsodium (Debian libsodium-dev): SipHash-2-4 for DNS cookies and the rate limiting table.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
         // What Swift cannot reach by itself: recvmmsg/sendmmsg batches, malloc_trim, prefetch.
         .target(name: "CAnydnsSystem"),
         // DNS wire format: names, header, message reader and writer, EDNS. Standard library only.
@@ -34,8 +40,11 @@ let package = Package(
             name: "DNSAuth",
             dependencies: ["DNSWire", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Defences under attack: DNS cookies (RFC 7873, RFC 9018), the response rate limiting
+        // table, the load meter. Lock-free, nothing allocated per query.
+        .target(name: "DNSGuard", dependencies: ["DNSAuth", "CSodium", "CAnydnsSystem"]),
         // Query bytes in, response bytes out (RFC 1034 §4.3.2 and friends). No I/O.
-        .target(name: "DNSResponder", dependencies: ["DNSWire", "DNSZone", "DNSAuth"]),
+        .target(name: "DNSResponder", dependencies: ["DNSWire", "DNSZone", "DNSAuth", "DNSGuard"]),
         // Zone transfers as messages: the AXFR/IXFR producer, request builders, the reader of
         // transfer answers (RFC 5936, RFC 1995, RFC 1996). No I/O.
         .target(name: "DNSXfr", dependencies: ["DNSWire", "DNSZone", "DNSAuth", "DNSResponder"]),
@@ -43,7 +52,7 @@ let package = Package(
         .target(
             name: "DNSTransport",
             dependencies: [
-                "DNSResponder", "DNSXfr", "DNSAuth", "CAnydnsSystem",
+                "DNSResponder", "DNSXfr", "DNSAuth", "DNSGuard", "CAnydnsSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -63,7 +72,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "CAnydnsSystem", "DNSXfr",
-                "ZoneService",
+                "ZoneService", "DNSGuard",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -74,7 +83,7 @@ let package = Package(
             name: "anydns",
             dependencies: [
                 "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig", "Operations", "DNSAuth",
-                "ZoneService",
+                "ZoneService", "DNSGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -85,9 +94,10 @@ let package = Package(
         .testTarget(name: "DNSZoneTests", dependencies: ["DNSZone", "DNSWire", "TestSupport"]),
         .testTarget(
             name: "DNSResponderTests",
-            dependencies: ["DNSResponder", "DNSZone", "DNSWire", "DNSAuth", "TestSupport"]),
+            dependencies: ["DNSResponder", "DNSZone", "DNSWire", "DNSAuth", "DNSGuard", "TestSupport"]),
         .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig"]),
         .testTarget(name: "DNSAuthTests", dependencies: ["DNSAuth", "DNSWire", "TestSupport"]),
+        .testTarget(name: "DNSGuardTests", dependencies: ["DNSGuard", "DNSAuth"]),
         .testTarget(
             name: "ZoneServiceTests",
             dependencies: [

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what anydns needs on Debian 12, for a purpose:
-#   build  libldns-dev and pkg-config (to build and serve)
+#   build  libldns-dev, libsodium-dev and pkg-config (to build and serve)
 #   test   the above plus the test clients and reference servers (dig, kdig, NSD, Knot, pytest,
 #          dnspython) and dnsperf for the benchmark smoke test
 # Only packages that are missing are installed. Needs root for apt-get; otherwise prints the command.
 set -euo pipefail
 
 purpose=${1:-build}
-packages=(libldns-dev pkg-config)
+packages=(libldns-dev libsodium-dev pkg-config)
 if [ "$purpose" = test ]; then
     packages+=(bind9-dnsutils knot-dnsutils nsd knot python3 python3-pytest python3-dnspython dnsperf
         util-linux iproute2)

@@ -29,6 +29,35 @@ public struct Configuration: Equatable, Sendable {
     public var storage: String? = nil
     /// How much IXFR history (RFC 1995) each zone keeps.
     public var journal = Journal()
+    /// Response rate limiting (README "Rate limiting").
+    public var rateLimit = RateLimit()
+    /// DNS cookies, RFC 7873 and RFC 9018 (README "DNS cookies").
+    public var cookies = Cookies()
+
+    /// `rate-limit:` — responses per second per client prefix and response class, as NSD's
+    /// `rrl-*` and Knot DNS's `mod-rrl`; 0 (the default) is off.
+    public struct RateLimit: Equatable, Sendable {
+        public var responsesPerSecond: Int = 0
+        public var slip: Int = 2
+        public var ipv4Prefix: Int = 24
+        public var ipv6Prefix: Int = 56
+        /// Address prefixes never limited.
+        public var exempt: [String] = []
+        public var logOnly: Bool = false
+        public var tableSize: Int = 262_144
+
+        public init() {}
+    }
+
+    /// `cookies:` — the server cookie secret shared by every site (32 hex digits), the previous
+    /// one during a rotation, and the UDP query rate above which a valid server cookie is required.
+    public struct Cookies: Equatable, Sendable {
+        public var secret: String? = nil
+        public var previousSecret: String? = nil
+        public var requireUnderLoad: Int = 0
+
+        public init() {}
+    }
 
     /// A TSIG key: `name`, `algorithm` (hmac-sha1/256/384/512) and a base64 secret, given inline
     /// or read from `secret-file` (so the YAML can be shared without the secret).
@@ -171,10 +200,15 @@ public struct Configuration: Equatable, Sendable {
 
     public struct Limits: Equatable, Sendable {
         public var tcpConnections: Int
+        /// Open TCP connections one client address may hold per listener.
+        public var tcpConnectionsPerClient: Int
         public var tcpIdleTimeout: Double
 
-        public init(tcpConnections: Int = 1000, tcpIdleTimeout: Double = 10) {
+        public init(
+            tcpConnections: Int = 1000, tcpConnectionsPerClient: Int = 50, tcpIdleTimeout: Double = 10
+        ) {
             self.tcpConnections = tcpConnections
+            self.tcpConnectionsPerClient = tcpConnectionsPerClient
             self.tcpIdleTimeout = tcpIdleTimeout
         }
     }
@@ -317,7 +351,7 @@ struct NodeReader {
             root, at: "",
             allowed: [
                 "dns", "listen", "zones", "identity", "management", "health", "lame-duck", "maintenance-file",
-                "limits", "keys", "remotes", "acls", "storage", "journal",
+                "limits", "keys", "remotes", "acls", "storage", "journal", "rate-limit", "cookies",
             ])
         var configuration = Configuration(listen: [], zones: [])
         if let listen = top["listen"] {
@@ -446,21 +480,98 @@ struct NodeReader {
             configuration.maintenanceFile = try string(file, at: "maintenance-file")
         }
         if let limits = top["limits"] {
-            let fields = try mapping(limits, at: "limits", allowed: ["tcp-connections", "tcp-idle-timeout"])
+            let fields = try mapping(
+                limits, at: "limits",
+                allowed: ["tcp-connections", "tcp-connections-per-client", "tcp-idle-timeout"])
             if let value = fields["tcp-connections"] {
                 configuration.limits.tcpConnections = try integer(
                     value, at: "limits.tcp-connections", range: 1...100_000)
+            }
+            if let value = fields["tcp-connections-per-client"] {
+                configuration.limits.tcpConnectionsPerClient = try integer(
+                    value, at: "limits.tcp-connections-per-client", range: 1...100_000)
             }
             if let value = fields["tcp-idle-timeout"] {
                 configuration.limits.tcpIdleTimeout = try number(
                     value, at: "limits.tcp-idle-timeout", range: 0.1...3600)
             }
         }
+        try defenceSettings(top, into: &configuration)
         return configuration
     }
 }
 
 extension NodeReader {
+    /// `rate-limit` and `cookies`: what protects the server under attack.
+    func defenceSettings(_ top: [String: Node], into configuration: inout Configuration)
+        throws(ConfigurationError)
+    {
+        if let rateLimit = top["rate-limit"] {
+            let fields = try mapping(
+                rateLimit, at: "rate-limit",
+                allowed: [
+                    "responses-per-second", "slip", "ipv4-prefix", "ipv6-prefix", "exempt", "log-only",
+                    "table-size",
+                ])
+            var settings = Configuration.RateLimit()
+            if let value = fields["responses-per-second"] {
+                // The table counts up to 65,535 responses per bucket and second.
+                settings.responsesPerSecond = try integer(
+                    value, at: "rate-limit.responses-per-second", range: 0...65_000)
+            }
+            if let value = fields["slip"] {
+                settings.slip = try integer(value, at: "rate-limit.slip", range: 0...100)
+            }
+            if let value = fields["ipv4-prefix"] {
+                settings.ipv4Prefix = try integer(value, at: "rate-limit.ipv4-prefix", range: 8...32)
+            }
+            if let value = fields["ipv6-prefix"] {
+                settings.ipv6Prefix = try integer(value, at: "rate-limit.ipv6-prefix", range: 16...128)
+            }
+            if let value = fields["exempt"] {
+                for (index, text) in try stringList(value, at: "rate-limit.exempt").enumerated() {
+                    guard isAddressPrefix(text) else {
+                        throw fail(
+                            "rate-limit.exempt[\(index)]",
+                            "expected an address or prefix such as 192.0.2.0/24 or 2001:db8::/32, got \(text)"
+                        )
+                    }
+                    settings.exempt.append(text)
+                }
+            }
+            if let value = fields["log-only"] {
+                settings.logOnly = try boolean(value, at: "rate-limit.log-only")
+            }
+            if let value = fields["table-size"] {
+                settings.tableSize = try integer(value, at: "rate-limit.table-size", range: 1024...(1 << 26))
+            }
+            configuration.rateLimit = settings
+        }
+        if let cookies = top["cookies"] {
+            let fields = try mapping(
+                cookies, at: "cookies", allowed: ["secret", "previous-secret", "require-under-load"])
+            for (key, path) in [
+                ("secret", \Configuration.Cookies.secret), ("previous-secret", \.previousSecret),
+            ] {
+                guard let value = fields[key] else { continue }
+                let text = try string(value, at: "cookies.\(key)")
+                guard text.utf8.count == 32, text.allSatisfy(\.isHexDigit) else {
+                    throw fail(
+                        "cookies.\(key)",
+                        "expected 16 octets as 32 hexadecimal digits, got \(text.utf8.count) characters")
+                }
+                configuration.cookies[keyPath: path] = text
+            }
+            if configuration.cookies.previousSecret != nil && configuration.cookies.secret == nil {
+                throw fail("cookies.previous-secret", "needs cookies.secret, the one that replaces it")
+            }
+            if let value = fields["require-under-load"] {
+                configuration.cookies.requireUnderLoad = try integer(
+                    value, at: "cookies.require-under-load", range: 0...100_000_000)
+            }
+        }
+    }
+
     /// `keys`, `remotes`, `acls`, `storage` and `journal`: what zone transfers and NOTIFY use.
     /// Read before `zones`, whose entries name them.
     func transferSettings(_ top: [String: Node], into configuration: inout Configuration)

@@ -67,6 +67,22 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         self = .v6(high, low)
     }
 
+    /// Writes the address in network order (4 or 16 octets) and returns how many were written;
+    /// `output` holds at least 16.
+    public func writeNetworkOrder(into output: UnsafeMutableRawBufferPointer) -> Int {
+        switch self {
+        case .v4(let value):
+            for index in 0..<4 { output[index] = UInt8(truncatingIfNeeded: value >> (24 - 8 * index)) }
+            return 4
+        case .v6(let high, let low):
+            for index in 0..<8 {
+                output[index] = UInt8(truncatingIfNeeded: high >> (56 - 8 * index))
+                output[index + 8] = UInt8(truncatingIfNeeded: low >> (56 - 8 * index))
+            }
+            return 16
+        }
+    }
+
     /// The high 64 bits of every IPv4-mapped address, `::ffff:0:0/96` (RFC 4291 §2.5.5.2).
     static let mappedHigh: UInt64 = 0
     static let mappedLowPrefix: UInt64 = 0x0000_FFFF_0000_0000

@@ -1,4 +1,5 @@
 import DNSAuth
+import DNSGuard
 import DNSWire
 import DNSZone
 
@@ -9,20 +10,28 @@ public enum Transport: Sendable {
 }
 
 /// What the responder knows about one query besides its bytes: a value, never a socket, so the
-/// responder stays a pure function of (bytes, context, zones). Every stage that needs the
-/// client (access lists, TSIG time checks, later rate limiting) reads it from here.
+/// responder stays a function of (bytes, context, zones). Every stage that needs the client
+/// (access lists, TSIG time checks, cookies, rate limiting) reads it from here.
 public struct QueryContext: Sendable {
     public var transport: Transport
     /// The client's address (the source of the datagram or the TCP peer).
     public var client: IPAddress
+    /// The address the query was sent to (the listener's bound address), when known.
+    public var local: IPAddress?
     /// Seconds since the Unix epoch, read once per batch by the transport (RFC 8945 §5.2.3 time
-    /// checks, RFC 7314 expire values).
+    /// checks, RFC 7314 expire values, RFC 9018 cookie timestamps, rate limiting seconds).
     public var now: UInt64
+    /// The UDP query rate is above `cookies.require-under-load` (README "DNS cookies").
+    public var underLoad: Bool
 
-    public init(transport: Transport, client: IPAddress, now: UInt64) {
+    public init(
+        transport: Transport, client: IPAddress, local: IPAddress? = nil, now: UInt64, underLoad: Bool = false
+    ) {
         self.transport = transport
         self.client = client
+        self.local = local
         self.now = now
+        self.underLoad = underLoad
     }
 
     /// A context for tests and self-probes: the loopback client, time zero.
@@ -56,6 +65,42 @@ public struct AccessPolicy: Sendable {
     func access(_ origin: DomainName) -> ZoneAccess { zones[origin] ?? ZoneAccess() }
 }
 
+/// What protects the server and its clients under attack: DNS cookies (RFC 7873, RFC 9018),
+/// response rate limiting, and the TCP keepalive it announces (RFC 7828). Built from the
+/// configuration at start (README "Rate limiting", "DNS cookies").
+public struct Defenses: Sendable {
+    /// Always on: a client cookie always gets a server cookie back. Without a configured
+    /// secret, a random one is drawn at start.
+    public var cookies: ServerCookies
+    /// Under load, UDP queries with a client cookie but no valid server cookie get BADCOOKIE
+    /// (RFC 7873 §5.2.3) instead of an answer.
+    public var requireCookiesUnderLoad: Bool
+    /// `nil` when rate limiting is off.
+    public var rateLimiter: RateLimiter?
+    /// The idle timeout of TCP connections in units of 100 ms, announced in edns-tcp-keepalive.
+    public var tcpKeepalive: UInt16
+
+    public init(
+        cookies: ServerCookies = ServerCookies(secret: .random()), requireCookiesUnderLoad: Bool = false,
+        rateLimiter: RateLimiter? = nil, tcpKeepalive: UInt16 = 100
+    ) {
+        self.cookies = cookies
+        self.requireCookiesUnderLoad = requireCookiesUnderLoad
+        self.rateLimiter = rateLimiter
+        self.tcpKeepalive = tcpKeepalive
+    }
+}
+
+/// What rate limiting did to a response (README "Rate limiting").
+public enum RateLimitAction: Sendable, Equatable {
+    /// Over the rate and not sent (the response bytes are empty).
+    case dropped
+    /// Over the rate and sent truncated (TC=1, no records).
+    case slipped
+    /// Over the rate but answered, because of `log-only`.
+    case logged
+}
+
 /// Work a response asks of the transport beyond sending its bytes.
 public enum FollowUp: Sendable {
     /// Stream a zone transfer on this TCP connection (the response bytes are empty).
@@ -65,6 +110,9 @@ public enum FollowUp: Sendable {
     /// A transfer or NOTIFY was refused by the zone's access list; the operations layer logs it
     /// (at most once a minute per client and zone).
     case refused(origin: DomainName, client: IPAddress, request: String)
+    /// A client prefix went over the rate for a response class (the first response over it in a
+    /// second); the operations layer logs it, at most once a minute per client and class.
+    case rateLimited(client: IPAddress, responseClass: ResponseClass, action: RateLimitAction)
 }
 
 /// An allowed AXFR or IXFR over TCP, with everything the transfer producer needs to write it.

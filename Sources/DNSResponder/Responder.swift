@@ -1,4 +1,5 @@
 import DNSAuth
+import DNSGuard
 import DNSWire
 import DNSZone
 
@@ -11,6 +12,21 @@ public struct Response {
     public var queryType: RecordType
     /// Work for the transport or the zone service beyond sending ``bytes``.
     public var followUp: FollowUp? = nil
+    /// Set when rate limiting acted on the response; `.dropped` leaves ``bytes`` empty.
+    public var rateLimit: RateLimitAction? = nil
+    /// The class rate limiting accounted the response under (``rateLimit`` is set).
+    public var responseClass: ResponseClass = .error
+    /// What the query's COOKIE option held (RFC 7873 §5.2), for metrics.
+    public var cookie: CookieState = .none
+}
+
+/// The DNS cookie a query carried (RFC 7873 §5.2).
+public enum CookieState: Sendable, Equatable {
+    case none
+    /// A client cookie alone, or with a server cookie we did not make or that expired.
+    case clientOnly
+    /// A server cookie made here (or at a site sharing the secret), still valid.
+    case valid
 }
 
 /// Answers queries: bytes in, bytes out, from an immutable ``ZoneSet`` (a pure function; see
@@ -22,15 +38,23 @@ public struct Response {
 ///    that fails gets NOTAUTH with the TSIG error;
 /// 3. dispatch by opcode and type: NOTIFY (RFC 1996), AXFR/IXFR (RFC 5936, RFC 1995), or an
 ///    ordinary query (RFC 1034 §4.3.2);
-/// 4. the closing: OPT (RFC 6891) with NSID and EXPIRE, then the TSIG signature when the request
-///    was signed.
+/// 4. before the answer: the COOKIE option is checked (RFC 7873 §5.2); under load, a UDP query
+///    without a valid server cookie gets BADCOOKIE instead of an answer;
+/// 5. after the answer, over UDP: response rate limiting drops it, or sends it truncated, when
+///    the client's prefix is over the rate for its response class (valid cookies are exempt);
+/// 6. the closing: OPT (RFC 6891) with NSID, EXPIRE, COOKIE, edns-tcp-keepalive and Extended
+///    DNS Errors, then the TSIG signature when the request was signed.
 public struct Responder: Sendable {
     public var identity: ServerIdentity
     public var access: AccessPolicy
+    public var defenses: Defenses
 
-    public init(identity: ServerIdentity, access: AccessPolicy = AccessPolicy()) {
+    public init(
+        identity: ServerIdentity, access: AccessPolicy = AccessPolicy(), defenses: Defenses = Defenses()
+    ) {
         self.identity = identity
         self.access = access
+        self.defenses = defenses
     }
 
     /// Answers one query, or returns `nil` when nothing must be sent (RFC 1035 §4.1.1: a QR=1
@@ -42,8 +66,28 @@ public struct Responder: Sendable {
         case .drop:
             return nil
         case .reject(let rcode, let header, let questionEnd, _):
-            return errorResponse(
+            var response = errorResponse(
                 rcode, header: header, packet: packet, questionEnd: questionEnd, scratch: scratch)
+            // Malformed floods are rate limited too, all in the client prefix's error bucket.
+            if let (action, first) = Self.rootName.withUnsafeBytes({
+                rateLimit(.error, name: $0, context: context, scratch: scratch)
+            }) {
+                response.rateLimit = action
+                if first {
+                    response.followUp = .rateLimited(
+                        client: context.client, responseClass: .error, action: action)
+                }
+                switch action {
+                case .dropped:
+                    response.bytes = UnsafeRawBufferPointer(start: response.bytes.baseAddress, count: 0)
+                case .slipped:
+                    let bytes = UnsafeMutableRawBufferPointer(mutating: response.bytes)
+                    bytes[2] |= UInt8(DNSHeader.Flag.tc >> 8)
+                    response.truncated = true
+                case .logged: break
+                }
+            }
+            return response
         case .query(let query):
             var signer: TSIGSigner? = nil
             var verifiedKey: DomainName? = nil
@@ -125,6 +169,27 @@ public struct Responder: Sendable {
         return Response(bytes: writer.bytes, rcode: .notAuth, truncated: false, queryType: query.type)
     }
 
+    /// The root name, the key of the error class (one bucket per client prefix).
+    private static let rootName: [UInt8] = [0]
+
+    /// The rate limiting stage, after the answer (UDP only; TCP is never limited): counts the
+    /// response and says what to do with it when the client's prefix is over the rate, and
+    /// whether it is the first response over it this second.
+    private func rateLimit(
+        _ responseClass: ResponseClass, name: UnsafeRawBufferPointer, context: QueryContext,
+        scratch: ResponderScratch
+    ) -> (RateLimitAction, first: Bool)? {
+        guard context.transport == .udp, let limiter = defenses.rateLimiter,
+            !limiter.isExempt(context.client),
+            case .over(let first) = limiter.count(
+                client: context.client, responseClass: responseClass, name: name, now: context.now,
+                scratch: scratch.rateKey)
+        else { return nil }
+        if limiter.settings.logOnly { return (.logged, first) }
+        scratch.limitedCount &+= 1
+        return (limiter.settings.slips(scratch.limitedCount) ? .slipped : .dropped, first)
+    }
+
     private func answer(
         _ query: Query, packet: UnsafeRawBufferPointer, context: QueryContext, zones: ZoneSet,
         scratch: ResponderScratch, signer: TSIGSigner?, verifiedKey: DomainName?
@@ -137,8 +202,25 @@ public struct Responder: Sendable {
         let nsid =
             identity.nsidEnabled && query.edns?.nsidRequested == true ? identity.identity.utf8.count : -1
         let expire = query.edns?.expireRequested == true
+        // RFC 7873 §5.2: a client cookie always gets a server cookie back; a valid server cookie
+        // proves the client saw our answers at this address.
+        let cookie = query.edns?.cookie
+        var cookieState = CookieState.none
+        if let cookie {
+            cookieState =
+                cookie.count == ServerCookies.optionLength
+                    && defenses.cookies.isValid(
+                        UnsafeRawBufferPointer(rebasing: packet[cookie]), client: context.client,
+                        now: context.now)
+                ? .valid : .clientOnly
+        }
+        // RFC 7828 §3.3.2: over TCP, a client's keepalive option is answered with our timeout.
+        let keepalive = transport == .tcp ? query.edns?.keepaliveLength : nil
         if let edns = query.edns {
-            optLength = 11 + (nsid >= 0 ? 4 + nsid : 0) + (expire ? 8 : 0)
+            optLength =
+                11 + (nsid >= 0 ? 4 + nsid : 0) + (expire ? 8 : 0)
+                + (cookie != nil ? 4 + ServerCookies.optionLength : 0)
+                + (keepalive != nil ? 6 : 0) + 6  // an Extended DNS Error without text
             limit =
                 transport == .tcp
                 ? ResponseScratch.messageCapacity
@@ -149,12 +231,22 @@ public struct Responder: Sendable {
         let tsigLength = signer?.recordLength ?? 0
         var writer = MessageWriter(scratch: scratch.response, limit: limit - optLength - tsigLength)
         var section = SectionWriter(
-            query: query, packet: packet, transport: transport, zones: zones, scratch: scratch, writer: writer
-        )
+            query: query, packet: packet, transport: transport, zones: zones, scratch: scratch,
+            writer: writer,
+            accountsRate: transport == .udp && defenses.rateLimiter != nil && cookieState != .valid)
         var followUp: FollowUp? = nil
+        var rateAction: RateLimitAction? = nil
         if let edns = query.edns, edns.version > 0 {
             // RFC 6891 §6.1.3: unknown version → BADVERS, nothing but the question and our OPT.
             section.finishEmpty(rcode: .badVers, authoritative: false)
+        } else if let keepalive, keepalive != 0 {
+            // RFC 7828 §3.2.1: a client sends the option empty; anything else is FORMERR.
+            section.finishEmpty(rcode: .formErr, authoritative: false)
+        } else if cookieState == .clientOnly && transport == .udp && context.underLoad
+            && defenses.requireCookiesUnderLoad
+        {
+            // RFC 7873 §5.2.3: under load, ask for the server cookie before answering.
+            section.finishEmpty(rcode: .badCookie, authoritative: false)
         } else if query.header.opcode == .notify {
             followUp = notify(query, context: context, section: &section, verifiedKey: verifiedKey)
         } else if query.type == .axfr || query.type == .ixfr {
@@ -168,6 +260,27 @@ public struct Responder: Sendable {
             }
         } else {
             section.resolve(identity: identity)
+            if section.accountsRate,
+                let (action, first) = rateLimit(
+                    section.responseClass,
+                    name: UnsafeRawBufferPointer(rebasing: scratch.rateName[0..<section.rateNameLength]),
+                    context: context, scratch: scratch)
+            {
+                rateAction = action
+                if first {
+                    followUp = .rateLimited(
+                        client: context.client, responseClass: section.responseClass, action: action)
+                }
+                switch action {
+                case .dropped:
+                    return Response(
+                        bytes: UnsafeRawBufferPointer(start: scratch.response.message.baseAddress, count: 0),
+                        rcode: section.rcode, truncated: false, queryType: query.type, followUp: followUp,
+                        rateLimit: .dropped, responseClass: section.responseClass, cookie: cookieState)
+                case .slipped: section.truncateForRateLimit()
+                case .logged: break
+                }
+            }
         }
         writer = section.writer
         writer.limit = limit - tsigLength
@@ -192,6 +305,33 @@ public struct Responder: Sendable {
                 try! writer.append(UInt16(4))
                 try! writer.append(seconds)
             }
+            if let cookie {
+                // RFC 7873 §5.2: the client cookie, then a fresh server cookie (RFC 9018 §4).
+                try! writer.append(EDNSOptionCode.cookie)
+                try! writer.append(UInt16(ServerCookies.optionLength))
+                let clientCookie = UnsafeRawBufferPointer(
+                    rebasing: packet[cookie.lowerBound..<(cookie.lowerBound + 8)])
+                try! writer.append(clientCookie)
+                withUnsafeTemporaryAllocation(byteCount: ServerCookies.serverCookieLength, alignment: 8) {
+                    serverCookie in
+                    defenses.cookies.writeServerCookie(
+                        clientCookie: clientCookie, client: context.client, now: context.now,
+                        into: serverCookie)
+                    try! writer.append(UnsafeRawBufferPointer(serverCookie))
+                }
+            }
+            if keepalive != nil {
+                // RFC 7828 §3.1: our idle timeout, in units of 100 ms.
+                try! writer.append(EDNSOptionCode.tcpKeepalive)
+                try! writer.append(UInt16(2))
+                try! writer.append(defenses.tcpKeepalive)
+            }
+            if let extendedError = section.extendedError {
+                // RFC 8914 §2: INFO-CODE, no EXTRA-TEXT.
+                try! writer.append(EDNSOptionCode.extendedError)
+                try! writer.append(UInt16(2))
+                try! writer.append(extendedError.rawValue)
+            }
             writer.patch(UInt16(writer.count - rdLengthOffset - 2), at: rdLengthOffset)
             writer.patch(writer.uint16(at: 10) + 1, at: 10)
         }
@@ -202,7 +342,8 @@ public struct Responder: Sendable {
         }
         return Response(
             bytes: writer.bytes, rcode: section.rcode, truncated: section.truncated, queryType: query.type,
-            followUp: followUp)
+            followUp: followUp, rateLimit: rateAction, responseClass: section.responseClass,
+            cookie: cookieState)
     }
 
     /// NOTIFY (RFC 1996 §3.7, §4.7): for a zone we serve and from an allowed sender, answer
@@ -215,7 +356,7 @@ public struct Responder: Sendable {
             return nil
         }
         guard access.access(origin).allowNotify.allows(context.client, verifiedKey: verifiedKey) else {
-            section.finishEmpty(rcode: .refused, authoritative: false)
+            section.finishEmpty(rcode: .refused, authoritative: false, extendedError: .prohibited)
             return .refused(origin: origin, client: context.client, request: "NOTIFY")
         }
         section.finishEmpty(rcode: .noError, authoritative: true)
@@ -240,7 +381,7 @@ public struct Responder: Sendable {
             return nil
         }
         guard access.access(zone.origin).allowTransfer.allows(context.client, verifiedKey: verifiedKey) else {
-            section.finishEmpty(rcode: .refused, authoritative: false)
+            section.finishEmpty(rcode: .refused, authoritative: false, extendedError: .prohibited)
             return .refused(origin: zone.origin, client: context.client, request: request)
         }
         if context.transport == .udp {

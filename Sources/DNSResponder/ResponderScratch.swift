@@ -1,3 +1,4 @@
+import DNSGuard
 import DNSWire
 import DNSZone
 
@@ -22,7 +23,12 @@ public final class ResponderScratch: @unchecked Sendable {
     /// Nodes whose A/AAAA go in the additional section, and nodes already visited in a chain.
     let additionalTargets = UnsafeMutableBufferPointer<AdditionalTarget>.allocate(
         capacity: ResponderLimits.maxAdditionalTargets)
-    let visited = UnsafeMutableBufferPointer<Int32>.allocate(capacity: ResponderLimits.maxChain + 1)
+    let visited = UnsafeMutableBufferPointer<VisitedNode>.allocate(capacity: ResponderLimits.maxChain + 1)
+    /// The name a response is accounted under by rate limiting, and room for its hashed key.
+    let rateName = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
+    let rateKey = UnsafeMutableRawBufferPointer.allocate(byteCount: RateLimiter.keyCapacity, alignment: 8)
+    /// Responses this worker found over the rate; every `slip`-th is sent truncated.
+    var limitedCount: UInt64 = 0
 
     public init() {}
 
@@ -33,6 +39,8 @@ public final class ResponderScratch: @unchecked Sendable {
         synthesized.deallocate()
         additionalTargets.deallocate()
         visited.deallocate()
+        rateName.deallocate()
+        rateKey.deallocate()
     }
 }
 
@@ -42,4 +50,10 @@ struct AdditionalTarget {
     /// Glue at or below the zone cut of a referral: if it does not fit, the response is truncated
     /// (RFC 9471 §3). Other additional data is simply left out when it does not fit (RFC 2181 §9).
     var required: Bool
+}
+
+/// A node already met in a CNAME or DNAME chain, in the zone it belongs to.
+struct VisitedNode: Equatable {
+    var zone: ObjectIdentifier
+    var node: Int32
 }

@@ -1,3 +1,4 @@
+import DNSGuard
 import DNSWire
 import DNSZone
 
@@ -14,9 +15,19 @@ struct SectionWriter {
     let zones: ZoneSet
     let scratch: ResponderScratch
     var writer: MessageWriter
+    /// Whether rate limiting needs the accounting name copied out.
+    let accountsRate: Bool
 
     private(set) var rcode = RCode.noError
     private(set) var truncated = false
+    /// An Extended DNS Error to attach when the query has EDNS (RFC 8914 §4).
+    private(set) var extendedError: ExtendedError? = nil
+    /// How response rate limiting accounts this response, and under which name (lowercase wire
+    /// format, in ``ResponderScratch/rateName``): see ``ResponseClass``.
+    private(set) var responseClass = ResponseClass.error
+    private(set) var rateNameLength = 1
+    /// The zone the answer ended in (a CNAME chain may cross into another zone we serve).
+    private var finalZone: Zone? = nil
     private var authoritative = true
     private var counts: (answer: UInt16, authority: UInt16, additional: UInt16) = (0, 0, 0)
     private var targetCount = 0
@@ -34,8 +45,10 @@ struct SectionWriter {
 
     init(
         query: Query, packet: UnsafeRawBufferPointer, transport: Transport, zones: ZoneSet,
-        scratch: ResponderScratch, writer: MessageWriter
+        scratch: ResponderScratch, writer: MessageWriter, accountsRate: Bool = false
     ) {
+        self.accountsRate = accountsRate
+        if accountsRate { scratch.rateName[0] = 0 }  // the root until a class is known
         self.query = query
         self.packet = packet
         self.transport = transport
@@ -51,9 +64,17 @@ struct SectionWriter {
     }
 
     /// Ends with `rcode` and no records.
-    mutating func finishEmpty(rcode: RCode, authoritative: Bool) {
+    mutating func finishEmpty(rcode: RCode, authoritative: Bool, extendedError: ExtendedError? = nil) {
         self.rcode = rcode
         self.authoritative = authoritative
+        self.extendedError = extendedError
+        finish()
+    }
+
+    /// Empties every section and sets TC=1: a slipped response of rate limiting, which tells a
+    /// real client to ask again over TCP (as NSD and Knot DNS send it).
+    mutating func truncateForRateLimit() {
+        truncate()
         finish()
     }
 
@@ -66,7 +87,7 @@ struct SectionWriter {
         case .internet, .any:
             break
         default:
-            return finishEmpty(rcode: .refused, authoritative: false)
+            return finishEmpty(rcode: .refused, authoritative: false, extendedError: .notAuthoritative)
         }
         let zone: Zone
         let apexLabels: Int
@@ -74,14 +95,41 @@ struct SectionWriter {
         case .zone(let found, let labels):
             (zone, apexLabels) = (found, labels)
         case .unavailable:
-            // A secondary zone not yet transferred or expired (RFC 1034 §4.3.5): SERVFAIL.
-            return finishEmpty(rcode: .servFail, authoritative: false)
+            // A zone configured but not loaded, not yet transferred or expired (RFC 1034 §4.3.5):
+            // SERVFAIL, as NSD and Knot DNS answer.
+            return finishEmpty(rcode: .servFail, authoritative: false, extendedError: .notReady)
         case .none:
-            return finishEmpty(rcode: .refused, authoritative: false)
+            return finishEmpty(rcode: .refused, authoritative: false, extendedError: .notAuthoritative)
         }
         follow(name, apexLabels: apexLabels, in: zone)
-        if !truncated { writeAdditional(zone) }
+        if !truncated, let finalZone { writeAdditional(finalZone) }
         finish()
+    }
+
+    /// Notes how rate limiting accounts this response: its class and the name it is keyed on.
+    private mutating func account(_ responseClass: ResponseClass, name: UnsafeRawBufferPointer) {
+        self.responseClass = responseClass
+        guard accountsRate else { return }
+        let length = min(name.count, scratch.rateName.count)
+        UnsafeMutableRawBufferPointer(rebasing: scratch.rateName[0..<length]).copyMemory(
+            from: UnsafeRawBufferPointer(rebasing: name[0..<length]))
+        rateNameLength = length
+    }
+
+    /// Accounts the first step of an answer under the class NSD and Knot DNS give it.
+    private mutating func account(_ result: LookupResult, name: NameView, zone: Zone) {
+        switch result {
+        case .answer(let node, _, true), .cname(let node, _, true), .any(let node, true):
+            zone.withName(of: node) { account(.wildcard, name: $0) }
+        case .answer, .cname, .any, .dname:
+            account(.positive, name: name.bytes)
+        case .noData:
+            zone.withName(of: zone.apex) { account(.noData, name: $0) }
+        case .nxDomain:
+            zone.withName(of: zone.apex) { account(.nxDomain, name: $0) }
+        case .delegation(let cut):
+            zone.withName(of: cut) { account(.referral, name: $0) }
+        }
     }
 
     // MARK: Zone-level requests (NOTIFY, transfers, EXPIRE)
@@ -135,13 +183,19 @@ struct SectionWriter {
 
     // MARK: RFC 1034 §4.3.2 step 3
 
-    /// Looks `name` up and writes what it finds, following CNAME and DNAME inside the zone.
-    private mutating func follow(_ start: NameView, apexLabels apexStart: Int, in zone: Zone) {
+    /// Looks `name` up and writes what it finds, following CNAME and DNAME chains, also into
+    /// another zone this server is authoritative for (RFC 1034 §4.3.2 step 3a, as NSD and BIND
+    /// do); a chain stops at a loop and at a name outside every zone served here.
+    private mutating func follow(_ start: NameView, apexLabels apexStart: Int, in startZone: Zone) {
         var name = start
         var apexLabels = apexStart
+        var zone = startZone
         var buffer = 0
         for hop in 0...ResponderLimits.maxChain {
-            switch zone.lookup(name, apexLabels: apexLabels, type: query.type) {
+            finalZone = zone
+            let result = zone.lookup(name, apexLabels: apexLabels, type: query.type)
+            if hop == 0 { account(result, name: name, zone: zone) }
+            switch result {
             case .answer(_, let rrset, _):
                 if write(zone, rrset, owner: name.bytes, to: .answer) {
                     collectTargets(zone, rrset, cut: nil)
@@ -155,7 +209,9 @@ struct SectionWriter {
                 return
             case .cname(let node, let rrset, _):
                 // RFC 1034 §3.6.2 and RFC 2181 §10.1: each CNAME once, a repeat ends the chain.
-                guard markVisited(node), write(zone, rrset, owner: name.bytes, to: .answer) else { return }
+                guard markVisited(node, in: zone), write(zone, rrset, owner: name.bytes, to: .answer) else {
+                    return
+                }
                 buffer ^= 1
                 name = zone.withFirstRecord(of: rrset) { _, target in
                     NameView(
@@ -166,7 +222,7 @@ struct SectionWriter {
                 // RFC 6672 §3.2: the DNAME, then a CNAME synthesized with the DNAME's TTL.
                 let written = zone.withName(of: node) { owner in write(zone, rrset, owner: owner, to: .answer)
                 }
-                guard written, markVisited(node) else { return }
+                guard written, markVisited(node, in: zone) else { return }
                 let ownerLabels = zone.withName(of: node) { NameView.countLabels($0) }
                 guard
                     let synthesized = synthesize(
@@ -198,7 +254,9 @@ struct SectionWriter {
                 }
                 return
             }
-            guard let below = zone.labelsBelowApex(name) else { return }  // the chain left the zone
+            // The next name may lie in a zone below this one, or in another zone served here.
+            guard case .zone(let next, let below) = zones.match(name) else { return }
+            zone = next
             apexLabels = below
         }
     }
@@ -296,11 +354,12 @@ struct SectionWriter {
         truncated = true
     }
 
-    /// Records `node` as visited in this chain; false if it already was (a loop).
-    private mutating func markVisited(_ node: NodeID) -> Bool {
-        for index in 0..<visitedCount where scratch.visited[index] == node.rawValue { return false }
+    /// Records `node` of `zone` as visited in this chain; false if it already was (a loop).
+    private mutating func markVisited(_ node: NodeID, in zone: Zone) -> Bool {
+        let visit = VisitedNode(zone: ObjectIdentifier(zone), node: node.rawValue)
+        for index in 0..<visitedCount where scratch.visited[index] == visit { return false }
         guard visitedCount < scratch.visited.count else { return false }
-        scratch.visited[visitedCount] = node.rawValue
+        scratch.visited[visitedCount] = visit
         visitedCount += 1
         return true
     }
@@ -324,6 +383,7 @@ struct SectionWriter {
     /// version (or REFUSED when hidden); anything else in class CH is refused. Never from IN data.
     private mutating func answerChaos(_ name: NameView, identity: ServerIdentity) {
         authoritative = false
+        account(.positive, name: name.bytes)
         let text: String?
         if ChaosNames.identity.contains(where: { $0.elementsEqual(name.bytes) }) {
             text = identity.identity

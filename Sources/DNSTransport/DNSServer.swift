@@ -1,3 +1,4 @@
+import DNSGuard
 import DNSResponder
 import Dispatch
 import Logging
@@ -11,11 +12,13 @@ public final class DNSServer: Sendable {
     /// Binds every address (UDP and TCP); throws, naming the address, if any bind fails.
     public init(
         addresses: [ListenAddress], responder: Responder, store: ZoneStore, limits: TransportLimits = .init(),
-        udpWorkers: Int = 1, logger: Logger, observer: (any QueryObserver)? = nil
+        udpWorkers: Int = 1, logger: Logger, observer: (any QueryObserver)? = nil,
+        loadMeter: LoadMeter = LoadMeter(threshold: 0)
     ) throws(SocketError) {
         precondition(udpWorkers >= 1, "at least one UDP worker")
         let context = ServingContext(
-            responder: responder, store: store, limits: limits, logger: logger, observer: observer)
+            responder: responder, store: store, limits: limits, logger: logger, observer: observer,
+            loadMeter: loadMeter)
         var udp: [UDPListener] = []
         var tcp: [TCPListener] = []
         do throws(SocketError) {

@@ -27,10 +27,15 @@ final class TCPListener: @unchecked Sendable {
     /// Where connections read into; they all run on ``queue``, so one buffer serves them all.
     fileprivate let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
     private var connections: [Int32: TCPConnection] = [:]
+    /// Open connections per client address, for the per-client cap.
+    private var connectionsPerClient: [IPAddress: Int] = [:]
+    /// The bound address: the local address of every query on this listener.
+    fileprivate let local: IPAddress?
 
     init(address: ListenAddress, context: ServingContext) throws(SocketError) {
         self.address = address
         self.context = context
+        local = IPAddress(address.host)
         fd = try openBoundSocket(address, type: Int32(SOCK_STREAM.rawValue))
         guard listen(fd, 256) == 0 else {
             let code = errno
@@ -72,6 +77,7 @@ final class TCPListener: @unchecked Sendable {
             sweepTimer.cancel()
             for connection in connections.values { connection.close() }
             connections.removeAll()
+            connectionsPerClient.removeAll()
         }
     }
 
@@ -93,16 +99,27 @@ final class TCPListener: @unchecked Sendable {
             guard connections.count < context.limits.maxTCPConnections else {
                 context.logger.debug("TCP connection limit reached", metadata: ["listener": "\(address)"])
                 close(clientFD)
+                context.observer?.tcpConnectionRefused(client: peerAddress, perClient: false)
                 continue
             }
+            // One client (one address) never holds more than its share (RFC 7766 §6.2.2).
+            let open = connectionsPerClient[peerAddress, default: 0]
+            guard open < context.limits.maxTCPConnectionsPerClient else {
+                close(clientFD)
+                context.observer?.tcpConnectionRefused(client: peerAddress, perClient: true)
+                continue
+            }
+            connectionsPerClient[peerAddress] = open + 1
             let connection = TCPConnection(fd: clientFD, peer: peerAddress, listener: self, queue: queue)
             connections[clientFD] = connection
             connection.start()
         }
     }
 
-    fileprivate func forget(_ fd: Int32) {
-        connections[fd] = nil
+    fileprivate func forget(_ fd: Int32, peer: IPAddress) {
+        guard connections.removeValue(forKey: fd) != nil else { return }
+        let open = connectionsPerClient[peer, default: 1] - 1
+        connectionsPerClient[peer] = open > 0 ? open : nil
     }
 
     private func closeIdle() {
@@ -171,7 +188,7 @@ private final class TCPConnection: @unchecked Sendable {
         writeSource.cancel()
         if !readSourceRunning { readSource.resume() }
         readSource.cancel()  // its cancel handler closes the descriptor
-        listener.forget(fd)
+        listener.forget(fd, peer: peer)
     }
 
     /// Reads what the client sent (up to 64 KiB per call into the listener's shared buffer) and
@@ -207,7 +224,8 @@ private final class TCPConnection: @unchecked Sendable {
     private func answerCompleteQueries() {
         var consumed = 0
         let zones = listener.context.store.snapshot
-        let context = QueryContext(transport: .tcp, client: peer, now: UInt64(time(nil)))
+        let context = QueryContext(
+            transport: .tcp, client: peer, local: listener.local, now: UInt64(time(nil)))
         while transfer == nil && input.count - consumed >= 2 {
             let length = Int(input[consumed]) << 8 | Int(input[consumed + 1])
             guard input.count - consumed - 2 >= length else { break }

@@ -32,12 +32,15 @@ final class UDPListener: @unchecked Sendable {
     let queue: DispatchQueue
     private let source: DispatchSourceRead
     private let context: ServingContext
+    /// The bound address: the local address of every query this worker answers.
+    private let local: IPAddress?
     private let scratch = ResponderScratch()
     private let datagrams: OpaquePointer
 
     init(address: ListenAddress, worker: Int, sharedPort: Bool, context: ServingContext) throws(SocketError) {
         self.address = address
         self.context = context
+        local = IPAddress(address.host)
         fd = try openBoundSocket(address, type: Int32(SOCK_DGRAM.rawValue), reusePort: sharedPort)
         guard let datagrams = anydns_batch_create(Self.batch, Self.datagramCapacity) else {
             close(fd)
@@ -79,8 +82,9 @@ final class UDPListener: @unchecked Sendable {
             }
             let zones = context.store.snapshot
             let now = UInt64(time(nil))
+            let underLoad = context.loadMeter.add(Int(received), now: now)
             for index in 0..<UInt32(received) {
-                answer(index, zones: zones, now: now)
+                answer(index, zones: zones, now: now, underLoad: underLoad)
             }
             anydns_batch_send(datagrams, fd)
             // No early return on a short batch: queries that arrived while this one was answered
@@ -90,7 +94,7 @@ final class UDPListener: @unchecked Sendable {
 
     /// Answers datagram `index` and queues the reply in the same slot.
     @inline(__always)
-    private func answer(_ index: UInt32, zones: ZoneSet, now: UInt64) {
+    private func answer(_ index: UInt32, zones: ZoneSet, now: UInt64, underLoad: Bool) {
         var length = 0
         guard let bytes = anydns_batch_datagram(datagrams, index, &length) else {
             context.observer?.answered(transport: .udp, response: nil)  // longer than any query
@@ -99,12 +103,15 @@ final class UDPListener: @unchecked Sendable {
         let query = UnsafeRawBufferPointer(start: bytes, count: length)
         let client = IPAddress(socketAddress: anydns_batch_peer(datagrams, index)) ?? .v4(0)
         let response = context.responder.respond(
-            to: query, context: QueryContext(transport: .udp, client: client, now: now), zones: zones,
-            scratch: scratch)
+            to: query,
+            context: QueryContext(
+                transport: .udp, client: client, local: local, now: now, underLoad: underLoad),
+            zones: zones, scratch: scratch)
         context.observer?.answered(transport: .udp, response: response)
         if let followUp = response?.followUp { context.observer?.followUp(followUp) }
-        // A DNS message is at most 65,535 octets, so the reply always fits the slot.
-        guard let response else { return }
+        // A DNS message is at most 65,535 octets, so the reply always fits the slot. A response
+        // dropped by rate limiting is empty.
+        guard let response, response.bytes.count > 0 else { return }
         UnsafeMutableRawPointer(bytes).copyMemory(
             from: response.bytes.baseAddress!, byteCount: response.bytes.count)
         anydns_batch_queue_reply(datagrams, index, response.bytes.count)

@@ -117,6 +117,8 @@ public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let yxDomain = RCode(rawValue: 6)
     public static let notAuth = RCode(rawValue: 9)
     public static let badVers = RCode(rawValue: 16)
+    /// RFC 7873 §8: the server cookie is missing or invalid (an extended RCODE).
+    public static let badCookie = RCode(rawValue: 23)
 
     /// The four bits that go in the header.
     public var headerBits: UInt8 { UInt8(rawValue & 0xF) }
@@ -134,7 +136,22 @@ public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertib
         case 6: "YXDOMAIN"
         case 9: "NOTAUTH"
         case 16: "BADVERS"
+        case 23: "BADCOOKIE"
         default: "RCODE\(rawValue)"
         }
     }
+}
+
+/// Extended DNS Error INFO-CODEs (RFC 8914 §4) that an authoritative server sends, carried in
+/// the EDNS option of code 15 beside the RCODE.
+public struct ExtendedError: RawRepresentable, Hashable, Sendable {
+    public var rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// RFC 8914 §4.15: the server is not ready to serve the zone (not loaded, expired).
+    public static let notReady = ExtendedError(rawValue: 14)
+    /// RFC 8914 §4.19: the request is refused by policy (a transfer or NOTIFY access list).
+    public static let prohibited = ExtendedError(rawValue: 18)
+    /// RFC 8914 §4.21: the name is not in a zone this server is authoritative for.
+    public static let notAuthoritative = ExtendedError(rawValue: 20)
 }

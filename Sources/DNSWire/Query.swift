@@ -9,16 +9,24 @@ public struct EDNSRequest: Equatable, Sendable {
     public var nsidRequested: Bool
     /// An EDNS EXPIRE option was present (RFC 7314 §2): a secondary asks for the expire timer.
     public var expireRequested: Bool
+    /// Where the COOKIE option's data (client cookie, then any server cookie) lies in the
+    /// message (RFC 7873 §4); its length is one RFC 7873 allows.
+    public var cookie: Range<Int>?
+    /// The length of an edns-tcp-keepalive option (RFC 7828 §3.1), when one was present; a
+    /// client must send it empty.
+    public var keepaliveLength: Int?
 
     public init(
         udpPayloadSize: UInt16, version: UInt8, dnssecOK: Bool, nsidRequested: Bool,
-        expireRequested: Bool = false
+        expireRequested: Bool = false, cookie: Range<Int>? = nil, keepaliveLength: Int? = nil
     ) {
         self.udpPayloadSize = udpPayloadSize
         self.version = version
         self.dnssecOK = dnssecOK
         self.nsidRequested = nsidRequested
         self.expireRequested = expireRequested
+        self.cookie = cookie
+        self.keepaliveLength = keepaliveLength
     }
 }
 
@@ -74,6 +82,12 @@ public enum EDNSOptionCode {
     public static let nsid: UInt16 = 3
     /// RFC 7314 §2.
     public static let expire: UInt16 = 9
+    /// RFC 7873 §4.
+    public static let cookie: UInt16 = 10
+    /// RFC 7828 §3.1.
+    public static let tcpKeepalive: UInt16 = 11
+    /// RFC 8914 §2.
+    public static let extendedError: UInt16 = 15
 }
 
 /// Checks a received message once: header, exactly one question, every record in the other
@@ -94,8 +108,10 @@ public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutab
     if header.isResponse { return .drop }
 
     var reader = WireReader(packet, offset: DNSHeader.length)
+    let knownOpcode = header.opcode == .query || header.opcode == .notify
     guard header.questionCount == 1 else {
-        return .reject(.formErr, header: header, questionEnd: nil, edns: nil)
+        // RFC 1035 §4.1.1: an opcode we do not implement is NOTIMP whatever the sections hold.
+        return .reject(knownOpcode ? .formErr : .notImp, header: header, questionEnd: nil, edns: nil)
     }
     let nameLength: Int
     let type: RecordType
@@ -105,11 +121,11 @@ public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutab
         type = RecordType(rawValue: try reader.readUInt16())
         qclass = DNSClass(rawValue: try reader.readUInt16())
     } catch {
-        return .reject(.formErr, header: header, questionEnd: nil, edns: nil)
+        return .reject(knownOpcode ? .formErr : .notImp, header: header, questionEnd: nil, edns: nil)
     }
     let questionEnd = reader.offset
 
-    if header.opcode != .query && header.opcode != .notify {
+    if !knownOpcode {
         return .reject(.notImp, header: header, questionEnd: questionEnd, edns: nil)
     }
 
@@ -208,16 +224,27 @@ private func readOPT(_ reader: inout WireReader) throws(WireError) -> EDNSReques
     let end = reader.offset + rdLength
     var nsidRequested = false
     var expireRequested = false
+    var cookie: Range<Int>? = nil
+    var keepaliveLength: Int? = nil
     while reader.offset < end {
         guard end - reader.offset >= 4 else { return nil }
         let code = try reader.readUInt16()
         let length = Int(try reader.readUInt16())
         guard end - reader.offset >= length else { return nil }
-        if code == EDNSOptionCode.nsid { nsidRequested = true }
-        if code == EDNSOptionCode.expire { expireRequested = true }
-        try reader.skip(length)  // unknown options are ignored (RFC 6891 §6.1.2)
+        switch code {
+        case EDNSOptionCode.nsid: nsidRequested = true
+        case EDNSOptionCode.expire: expireRequested = true
+        case EDNSOptionCode.cookie:
+            // RFC 7873 §5.2.2: a COOKIE of a length no cookie can have, or a second one, is FORMERR.
+            guard cookie == nil, length == 8 || (16...40).contains(length) else { return nil }
+            cookie = reader.offset..<(reader.offset + length)
+        case EDNSOptionCode.tcpKeepalive: keepaliveLength = length
+        default: break  // unknown options are ignored (RFC 6891 §6.1.2)
+        }
+        try reader.skip(length)
     }
     return EDNSRequest(
         udpPayloadSize: max(payloadSize, 512), version: version, dnssecOK: flags & 0x8000 != 0,
-        nsidRequested: nsidRequested, expireRequested: expireRequested)
+        nsidRequested: nsidRequested, expireRequested: expireRequested, cookie: cookie,
+        keepaliveLength: keepaliveLength)
 }

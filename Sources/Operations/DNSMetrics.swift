@@ -1,4 +1,5 @@
 import CoreMetrics
+import DNSGuard
 import DNSResponder
 import DNSTransport
 import DNSWire
@@ -23,7 +24,7 @@ public final class DNSMetrics: QueryObserver, Sendable {
     static let rcodes: [(RCode?, String)] = [
         (.noError, "NOERROR"), (.formErr, "FORMERR"), (.servFail, "SERVFAIL"), (.nxDomain, "NXDOMAIN"),
         (.notImp, "NOTIMP"), (.refused, "REFUSED"), (.yxDomain, "YXDOMAIN"), (.badVers, "BADVERS"),
-        (nil, "other"),
+        (.badCookie, "BADCOOKIE"), (nil, "other"),
     ]
     static let transports: [(Transport, String)] = [(.udp, "udp"), (.tcp, "tcp")]
 
@@ -34,6 +35,15 @@ public final class DNSMetrics: QueryObserver, Sendable {
     private let queries: [CoreMetrics.Counter]
     private let truncated: [CoreMetrics.Counter]
     private let dropped: [CoreMetrics.Counter]
+    /// Responses rate limiting acted on, by action (dropped, slipped, logged) and class.
+    private let rateLimited: [CoreMetrics.Counter]
+    static let rateLimitActions: [(RateLimitAction, String)] = [
+        (.dropped, "dropped"), (.slipped, "slipped"), (.logged, "logged"),
+    ]
+    /// Queries with a client cookie only, and with a valid server cookie (RFC 7873).
+    private let cookies: (clientOnly: CoreMetrics.Counter, valid: CoreMetrics.Counter)
+    /// TCP connections closed at once because a cap was reached: global, per client.
+    private let tcpRefused: (global: CoreMetrics.Counter, perClient: CoreMetrics.Counter)
     private let reloadsSucceeded: CoreMetrics.Counter
     private let reloadsFailed: CoreMetrics.Counter
     private let states: [CoreMetrics.Gauge]
@@ -82,6 +92,27 @@ public final class DNSMetrics: QueryObserver, Sendable {
             CoreMetrics.Counter(
                 label: "anydns_queries_dropped_total", dimensions: [("transport", $0.1)], factory: factory)
         }
+        rateLimited = Self.rateLimitActions.flatMap { _, action in
+            ResponseClass.allCases.map { responseClass in
+                CoreMetrics.Counter(
+                    label: "anydns_rate_limited_total",
+                    dimensions: [("action", action), ("class", responseClass.description)], factory: factory)
+            }
+        }
+        cookies = (
+            CoreMetrics.Counter(
+                label: "anydns_cookies_total", dimensions: [("state", "client-only")], factory: factory),
+            CoreMetrics.Counter(
+                label: "anydns_cookies_total", dimensions: [("state", "valid")], factory: factory)
+        )
+        tcpRefused = (
+            CoreMetrics.Counter(
+                label: "anydns_tcp_connections_refused_total", dimensions: [("cap", "global")],
+                factory: factory),
+            CoreMetrics.Counter(
+                label: "anydns_tcp_connections_refused_total", dimensions: [("cap", "per-client")],
+                factory: factory)
+        )
         reloadsSucceeded = CoreMetrics.Counter(
             label: "anydns_reloads_total", dimensions: [("result", "ok")], factory: factory)
         reloadsFailed = CoreMetrics.Counter(
@@ -153,6 +184,23 @@ public final class DNSMetrics: QueryObserver, Sendable {
         let rcode = Int(rcodeSlot[Int(response.rcode.rawValue & 0xFFF)])
         queries[(transportIndex * Self.queryTypes.count + qtype) * Self.rcodes.count + rcode].increment()
         if response.truncated { truncated[transportIndex].increment() }
+        if let action = response.rateLimit { rateLimited(action, responseClass: response.responseClass) }
+        switch response.cookie {
+        case .none: break
+        case .clientOnly: cookies.clientOnly.increment()
+        case .valid: cookies.valid.increment()
+        }
+    }
+
+    /// Counts a response rate limiting acted on.
+    public func rateLimited(_ action: RateLimitAction, responseClass: ResponseClass) {
+        let actionIndex = Self.rateLimitActions.firstIndex { $0.0 == action }!
+        rateLimited[actionIndex * ResponseClass.allCases.count + Int(responseClass.rawValue) - 1].increment()
+    }
+
+    /// Counts a TCP connection closed at once because a cap was reached.
+    public func tcpConnectionRefused(perClient: Bool) {
+        (perClient ? tcpRefused.perClient : tcpRefused.global).increment()
     }
 
     /// Records a load or reload: per-zone SOA serial gauges, the reload counter, the degraded flag.

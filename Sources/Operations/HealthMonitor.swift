@@ -78,15 +78,18 @@ public final class HealthMonitor: Sendable {
     private let logger: Logger
     public let listeners: [String]
     public let maintenanceFile: String?
+    /// Rate limiting, cookies and TCP caps as configured, shown in `/health`.
+    public let defences: HealthDocument.Defences?
     /// A self-probe round older than this no longer counts as evidence of health.
     public let probeMaxAge: TimeInterval
     private let onTransition: @Sendable (Lifecycle) -> Void
 
     public init(
         configuredZones: [ZoneSource], listeners: [String], maintenanceFile: String?,
-        probeMaxAge: TimeInterval,
+        probeMaxAge: TimeInterval, defences: HealthDocument.Defences? = nil,
         logger: Logger, onTransition: @escaping @Sendable (Lifecycle) -> Void = { _ in }
     ) {
+        self.defences = defences
         state = Mutex(
             State(
                 zones: configuredZones.map {
@@ -249,7 +252,7 @@ public final class HealthMonitor: Sendable {
                 lastProbe: state.probe.map {
                     .init(at: iso8601($0.finishedAt), ok: $0.succeeded, detail: $0.detail)
                 },
-                maintenanceFile: maintenanceFile)
+                maintenanceFile: maintenanceFile, defences: defences)
         }
     }
 }
@@ -291,6 +294,62 @@ public struct HealthDocument: Codable, Sendable, Equatable {
     public var listeners: [String]
     public var lastProbe: Probe?
     public var maintenanceFile: String?
+    public var defences: Defences?
+
+    /// What protects the site under attack, as configured (README "Rate limiting", "DNS cookies").
+    public struct Defences: Codable, Sendable, Equatable {
+        public struct RateLimit: Codable, Sendable, Equatable {
+            public var enabled: Bool
+            public var responsesPerSecond: Int
+            public var slip: Int
+            public var ipv4Prefix: Int
+            public var ipv6Prefix: Int
+            public var exempt: [String]
+            public var logOnly: Bool
+            public var tableSize: Int
+
+            public init(
+                enabled: Bool, responsesPerSecond: Int, slip: Int, ipv4Prefix: Int, ipv6Prefix: Int,
+                exempt: [String], logOnly: Bool, tableSize: Int
+            ) {
+                self.enabled = enabled
+                self.responsesPerSecond = responsesPerSecond
+                self.slip = slip
+                self.ipv4Prefix = ipv4Prefix
+                self.ipv6Prefix = ipv6Prefix
+                self.exempt = exempt
+                self.logOnly = logOnly
+                self.tableSize = tableSize
+            }
+        }
+
+        /// Never the secrets: only whether they are set.
+        public struct Cookies: Codable, Sendable, Equatable {
+            /// `configured` (shared by the sites) or `random` (this process only).
+            public var secret: String
+            public var previousSecret: Bool
+            public var requireUnderLoad: Int
+
+            public init(secret: String, previousSecret: Bool, requireUnderLoad: Int) {
+                self.secret = secret
+                self.previousSecret = previousSecret
+                self.requireUnderLoad = requireUnderLoad
+            }
+        }
+
+        public var rateLimit: RateLimit
+        public var cookies: Cookies
+        public var tcpConnections: Int
+        public var tcpConnectionsPerClient: Int
+
+        public init(rateLimit: RateLimit, cookies: Cookies, tcpConnections: Int, tcpConnectionsPerClient: Int)
+        {
+            self.rateLimit = rateLimit
+            self.cookies = cookies
+            self.tcpConnections = tcpConnections
+            self.tcpConnectionsPerClient = tcpConnectionsPerClient
+        }
+    }
 }
 
 private func epochISO8601(_ seconds: UInt64) -> String {

@@ -32,13 +32,30 @@ public final class ServingObserver: QueryObserver, Sendable {
         case .notify(let origin, let serial, let from):
             zoneService?.notifyReceived(origin, serial: serial, from: from)
         case .refused(let origin, let client, let request):
-            if refusalLog.shouldLog(client: client, zone: origin, now: UInt64(time(nil))) {
+            if refusalLog.shouldLog("\(client) \(origin)", now: UInt64(time(nil))) {
                 logger.warning(
                     "\(request) refused by the zone's access list",
                     metadata: ["zone": "\(origin)", "client": "\(client)"])
             }
+        case .rateLimited(let client, let responseClass, let action):
+            // Once a minute per client and class: a flood must not become a flood of log lines.
+            if refusalLog.shouldLog("\(client) \(responseClass)", now: UInt64(time(nil))) {
+                logger.notice(
+                    action == .logged
+                        ? "client over the response rate (log-only: answered)"
+                        : "client over the response rate: limited",
+                    metadata: ["client": "\(client)", "class": "\(responseClass)"])
+            }
         case .transfer:
             break
+        }
+    }
+
+    public func tcpConnectionRefused(client: IPAddress, perClient: Bool) {
+        metrics.tcpConnectionRefused(perClient: perClient)
+        if perClient, refusalLog.shouldLog("\(client) tcp", now: UInt64(time(nil))) {
+            logger.notice(
+                "TCP connection refused: the client holds its share", metadata: ["client": "\(client)"])
         }
     }
 
@@ -55,8 +72,8 @@ public final class ServingObserver: QueryObserver, Sendable {
     }
 }
 
-/// Remembers when a refusal was last logged for each (client, zone), so a client retrying every
-/// second fills the log with one line a minute. Bounded: the table is cleared when it grows past
+/// Remembers when a refusal was last logged for each key (client and zone, or client and
+/// response class), so a client retrying every second fills the log with one line a minute. Bounded: the table is cleared when it grows past
 /// ``capacity`` entries.
 final class RefusalLog: Sendable {
     static let capacity = 10_000
@@ -65,9 +82,8 @@ final class RefusalLog: Sendable {
 
     init(interval: UInt64) { self.interval = interval }
 
-    func shouldLog(client: IPAddress, zone: DomainName, now: UInt64) -> Bool {
-        let key = "\(client) \(zone)"
-        return lastLogged.withLock { table in
+    func shouldLog(_ key: String, now: UInt64) -> Bool {
+        lastLogged.withLock { table in
             if let last = table[key], now < last + interval { return false }
             if table.count >= Self.capacity { table.removeAll() }
             table[key] = now

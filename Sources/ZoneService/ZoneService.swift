@@ -210,7 +210,7 @@ public final class ZoneService: @unchecked Sendable {
     /// Takes the result of a load or reload of the file zones and serves it beside the
     /// secondary zones as they are now. A zone whose serial changed gets the difference in its
     /// IXFR history (when it may be transferred) and a NOTIFY to its secondaries.
-    public func installFileZones(_ loaded: ZoneSet) {
+    public func installFileZones(_ loaded: ZoneSet, failed: [DomainName] = []) {
         let previous = store.snapshot
         var zones: [Zone] = []
         var changed: [Zone] = []
@@ -240,10 +240,15 @@ public final class ZoneService: @unchecked Sendable {
             storeJournal(next)
         }
         let secondaries = Set(settings.secondaries.keys)
+        // A configured zone whose file never loaded answers SERVFAIL, as in NSD and Knot DNS,
+        // not REFUSED: the server is authoritative for it, it just cannot answer yet.
+        let notLoaded = failed.map { $0.lowercased() }.filter { origin in
+            !zones.contains { $0.origin == origin }
+        }
         store.update { current in
             let kept = current.zones.filter { secondaries.contains($0.origin) }
             let unavailable = secondaries.filter { origin in !kept.contains { $0.origin == origin } }
-            return ZoneSet(zones + kept, unavailable: Array(unavailable))
+            return ZoneSet(zones + kept, unavailable: Array(unavailable) + notLoaded)
         }
         for zone in changed {
             if let targets = settings.notify[zone.origin] { notifier.notify(zone: zone, targets: targets) }

@@ -1,6 +1,7 @@
 import AnydnsConfig
 import ArgumentParser
 import DNSAuth
+import DNSGuard
 import DNSResponder
 import DNSTransport
 import DNSWire
@@ -109,7 +110,7 @@ struct Serve: AsyncParsableCommand {
         let monitor = HealthMonitor(
             configuredZones: settings.zones + secondaryEntries, listeners: settings.listen.map(\.description),
             maintenanceFile: settings.maintenanceFile, probeMaxAge: settings.health.probeMaxAge,
-            logger: logger,
+            defences: settings.defencesReport, logger: logger,
             onTransition: { metrics.record($0) })
         monitor.transition(to: .loading)
         let (zones, reports) = ZoneCatalog.load(settings.zones, previous: nil, logger: logger)
@@ -121,16 +122,18 @@ struct Serve: AsyncParsableCommand {
             observer: ZoneServiceReporter(monitor: monitor, metrics: metrics))
         // The same path as a reload: each file zone gets the journal stored for its serial, and
         // the secondary zones start unavailable until start() serves their stored copies.
-        zoneService.installFileZones(zones)
+        zoneService.installFileZones(zones, failed: reports.filter { !$0.succeeded }.map(\.origin))
         zoneService.start()
 
         let server: DNSServer
         do {
             server = try DNSServer(
                 addresses: settings.listen,
-                responder: Responder(identity: settings.identity, access: settings.access), store: store,
-                limits: settings.limits, udpWorkers: settings.udpWorkers, logger: logger,
-                observer: ServingObserver(metrics: metrics, zoneService: zoneService, logger: logger))
+                responder: Responder(
+                    identity: settings.identity, access: settings.access, defenses: settings.defenses),
+                store: store, limits: settings.limits, udpWorkers: settings.udpWorkers, logger: logger,
+                observer: ServingObserver(metrics: metrics, zoneService: zoneService, logger: logger),
+                loadMeter: LoadMeter(threshold: settings.cookiesRequiredAbove))
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
@@ -212,7 +215,7 @@ struct Serve: AsyncParsableCommand {
             return
         }
         let (zones, reports) = ZoneCatalog.load(sources, previous: store.snapshot, logger: logger)
-        zoneService.installFileZones(zones)
+        zoneService.installFileZones(zones, failed: reports.filter { !$0.succeeded }.map(\.origin))
         monitor.record(reports, at: Date())
         metrics.recordLoad(reports, isReload: true)
         let failed = reports.filter { !$0.succeeded }.count
@@ -235,6 +238,11 @@ struct Serve: AsyncParsableCommand {
         var access: AccessPolicy
         /// Secondary zones, NOTIFY targets, journal limits, storage.
         var transfers: ZoneServiceSettings
+        /// Cookies, rate limiting, the TCP keepalive announced.
+        var defenses: Defenses
+        /// UDP queries per second above which a valid server cookie is required; 0 never.
+        var cookiesRequiredAbove: Int
+        var defencesReport: HealthDocument.Defences
     }
 
     func resolveSettings() throws -> Settings {
@@ -258,6 +266,11 @@ struct Serve: AsyncParsableCommand {
         var listenAddresses: [ListenAddress]
         if !listen.isEmpty {
             listenAddresses = listen.compactMap(ListenAddress.init)
+            // The management address still answers DNS, at the port of the first --listen: that
+            // is how an operator queries this one site (README "Anycast and management addresses").
+            if let managementAddress, let first = listenAddresses.first {
+                listenAddresses.append(ListenAddress(host: managementAddress, port: first.port))
+            }
         } else {
             listenAddresses = anycast + configuration.listen.compactMap(ListenAddress.init)
             if let managementAddress {
@@ -304,13 +317,17 @@ struct Serve: AsyncParsableCommand {
                 nsidEnabled: configuration.identity.nsid),
             limits: TransportLimits(
                 maxTCPConnections: configuration.limits.tcpConnections,
+                maxTCPConnectionsPerClient: configuration.limits.tcpConnectionsPerClient,
                 tcpIdleTimeout: configuration.limits.tcpIdleTimeout),
             udpWorkers: workers ?? configuration.dns.workers ?? ProcessInfo.processInfo.activeProcessorCount,
             health: configuration.health,
             lameDuck: lameDuck ?? configuration.lameDuck,
             maintenanceFile: configuration.maintenanceFile,
             access: try TransferSettings.access(configuration),
-            transfers: try TransferSettings.zoneService(configuration, useConfiguredZones: zone.isEmpty))
+            transfers: try TransferSettings.zoneService(configuration, useConfiguredZones: zone.isEmpty),
+            defenses: DefenceSettings.defences(configuration),
+            cookiesRequiredAbove: configuration.cookies.requireUnderLoad,
+            defencesReport: DefenceSettings.health(configuration))
     }
 }
 

@@ -114,7 +114,7 @@ struct ConfigurationTests {
     func unknownKeyListsAllowedKeys() throws {
         let error = try #require(parseError("limits:\n  tcp-conections: 5\n"))
         #expect(error.key == "limits.tcp-conections")
-        #expect(error.message.contains("tcp-connections, tcp-idle-timeout"))
+        #expect(error.message.contains("tcp-connections, tcp-connections-per-client, tcp-idle-timeout"))
         #expect(error.description == "test.yaml: limits.tcp-conections: \(error.message)")
     }
 

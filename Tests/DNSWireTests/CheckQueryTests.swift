@@ -179,6 +179,31 @@ struct CheckQueryTests {
         #expect(rejectedHeader(builder.bytes)?.opcode == Opcode(rawValue: UInt8(opcode)))
     }
 
+    @Test(
+        "an unknown opcode is NOTIMP even without a question (RFC 1035 §4.1.1), a known one FORMERR",
+        arguments: [1, 2, 3, 5, 15] as [UInt16])
+    func unknownOpcodeWithoutQuestionIsNotImp(opcode: UInt16) {
+        var builder = plainQuery
+        builder.flags = opcode << 11
+        let header = setting(Array(builder.bytes.prefix(DNSHeader.length)), word: 0, at: 4)
+        #expect(check(header) == .reject(.notImp, questionEnd: nil, edns: nil))
+        builder.flags = 0
+        let query = setting(Array(builder.bytes.prefix(DNSHeader.length)), word: 0, at: 4)
+        #expect(check(query) == .reject(.formErr, questionEnd: nil, edns: nil))
+    }
+
+    @Test(
+        "a COOKIE option of a length no cookie has, or a second COOKIE, is FORMERR (RFC 7873 §5.2.2)",
+        arguments: [
+            [0, 10, 0, 0], [0, 10, 0, 7] + Array(1...7), [0, 10, 0, 9] + Array(1...9),
+            [0, 10, 0, 15] + Array(1...15), [0, 10, 0, 41] + Array(1...41),
+            [0, 10, 0, 8] + Array(1...8) + [0, 10, 0, 8] + Array(1...8),
+        ] as [[UInt8]])
+    func malformedCookieIsFormErr(options: [UInt8]) {
+        let packet = plainQuery.withEDNS(payload: 1232, options: options).bytes
+        #expect(check(packet) == .reject(.formErr, questionEnd: plainQuestionEnd, edns: nil))
+    }
+
     @Test("NOTIFY is read in full, with the serial of the SOA in its answer section (RFC 1996 §3.7)")
     func notifyCarriesItsSerial() throws {
         var builder = plainQuery
@@ -260,9 +285,17 @@ struct CheckQueryTests {
                 options: [0xFD, 0xE9, 0, 2, 0xAB, 0xCD],
                 expected: EDNSRequest(udpPayloadSize: 1232, version: 0, dnssecOK: false, nsidRequested: false)
             ),
+            // A COOKIE's data is located (RFC 7873 §4), an edns-tcp-keepalive's length kept
+            // (RFC 7828 §3.1), around an NSID and an unknown option.
             EDNSCase(
                 options: [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 3, 0, 0, 0xFF, 0xFF, 0, 0],
-                expected: EDNSRequest(udpPayloadSize: 1232, version: 0, dnssecOK: false, nsidRequested: true)),
+                expected: EDNSRequest(
+                    udpPayloadSize: 1232, version: 0, dnssecOK: false, nsidRequested: true, cookie: 48..<56)),
+            EDNSCase(
+                options: [0, 11, 0, 0, 0, 10, 0, 16] + Array(1...16),
+                expected: EDNSRequest(
+                    udpPayloadSize: 1232, version: 0, dnssecOK: false, nsidRequested: false, cookie: 52..<68,
+                    keepaliveLength: 0)),
         ])
     func ednsFieldsAreReported(ednsCase: EDNSCase) {
         let builder = plainQuery.withEDNS(

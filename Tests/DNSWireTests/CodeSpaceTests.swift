@@ -55,7 +55,7 @@ struct CodeSpaceTests {
             (RCode(rawValue: 15), 15, 0, "RCODE15"),
             // BADVERS = 16: nothing in the header, 1 in the extended field.
             (RCode.badVers, 0, 1, "BADVERS"),
-            (RCode(rawValue: 23), 7, 1, "RCODE23"),
+            (RCode(rawValue: 23), 7, 1, "BADCOOKIE"),
             (RCode(rawValue: 4095), 15, 255, "RCODE4095"),
         ] as [(RCode, UInt8, UInt8, String)])
     func rcodeBits(rcode: RCode, header: UInt8, extended: UInt8, description: String) {

@@ -1,0 +1,196 @@
+import CAnydnsSystem
+import CSodium
+import DNSAuth
+
+/// The kinds of response that are accounted apart, as NSD (`rrl-*`) and Knot DNS (`mod-rrl`) do,
+/// each keyed on the name that makes it up: a flood of random names under one zone shares one
+/// NXDOMAIN bucket, while a popular name never exhausts the rate of another.
+public enum ResponseClass: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// An answer from data: keyed on the query name.
+    case positive = 1
+    /// The name exists without the type: keyed on the zone apex.
+    case noData
+    /// The name does not exist: keyed on the zone apex.
+    case nxDomain
+    /// A referral: keyed on the delegation point.
+    case referral
+    /// An answer synthesized from a wildcard (RFC 4592): keyed on the wildcard owner.
+    case wildcard
+    /// REFUSED, SERVFAIL, FORMERR, NOTIMP and the like: one bucket per client prefix.
+    case error
+
+    public var description: String {
+        switch self {
+        case .positive: "positive"
+        case .noData: "nodata"
+        case .nxDomain: "nxdomain"
+        case .referral: "referral"
+        case .wildcard: "wildcard"
+        case .error: "error"
+        }
+    }
+}
+
+/// Response rate limiting settings (README "Rate limiting"); `responsesPerSecond == 0` is off.
+public struct RateLimitSettings: Sendable, Equatable {
+    /// Responses per second per client prefix and response class; 0 turns rate limiting off.
+    public var responsesPerSecond: Int
+    /// Every `slip`-th limited response is sent truncated (TC=1) so a real client retries over
+    /// TCP; the others are dropped. 0 drops them all, 1 truncates them all.
+    public var slip: Int
+    public var ipv4PrefixLength: Int
+    public var ipv6PrefixLength: Int
+    /// Clients never limited.
+    public var exempt: [AddressPrefix]
+    /// Count and log what would be limited, but answer everything.
+    public var logOnly: Bool
+    /// Buckets in the table (rounded up to a power of two): the memory is fixed at 8 octets
+    /// each, whatever the number of clients.
+    public var tableSize: Int
+
+    public init(
+        responsesPerSecond: Int = 0, slip: Int = 2, ipv4PrefixLength: Int = 24, ipv6PrefixLength: Int = 56,
+        exempt: [AddressPrefix] = [], logOnly: Bool = false, tableSize: Int = 262_144
+    ) {
+        self.responsesPerSecond = responsesPerSecond
+        self.slip = slip
+        self.ipv4PrefixLength = ipv4PrefixLength
+        self.ipv6PrefixLength = ipv6PrefixLength
+        self.exempt = exempt
+        self.logOnly = logOnly
+        self.tableSize = tableSize
+    }
+
+    public var isEnabled: Bool { responsesPerSecond > 0 }
+}
+
+/// How one response was accounted.
+public enum RateLimitCount: Sendable, Equatable {
+    /// Within the rate.
+    case within
+    /// Over the rate; `first` when it is the first response over the rate in this second for
+    /// its bucket (when a client starts being limited, worth one log line).
+    case over(first: Bool)
+}
+
+/// The response rate limiting table: a fixed array of buckets shared by every UDP worker,
+/// updated with atomic compare-and-swap (no lock), indexed by SipHash-2-4 (libsodium) with a
+/// key drawn at start, so that a client cannot aim at another client's buckets.
+///
+/// A bucket is one 64-bit word: a 32-bit fingerprint of its key (client prefix, response class,
+/// name), the second it last counted (16 bits) and the responses counted in that second. A key
+/// looks at the four buckets of its group; when none holds it, it takes the one counted longest
+/// ago. Under more clients than buckets, the least recent lose their counts: memory stays fixed.
+public final class RateLimiter: @unchecked Sendable {
+    public let settings: RateLimitSettings
+    /// Buckets looked at per key: 32 octets, half a cache line.
+    static let groupSize = 4
+    /// Room a caller provides for ``count(client:responseClass:name:now:scratch:)``: the key
+    /// (a 16-octet prefix, the class, a name of at most 255 octets).
+    public static let keyCapacity = 16 + 1 + 255
+    private let buckets: UnsafeMutablePointer<UInt64>
+    private let groupMask: Int
+    private let key: [UInt8]
+
+    public init(settings: RateLimitSettings) {
+        self.settings = settings
+        var size = Self.groupSize
+        while size < settings.tableSize { size <<= 1 }
+        buckets = UnsafeMutablePointer<UInt64>.allocate(capacity: size)
+        buckets.initialize(repeating: 0, count: size)
+        groupMask = (size - 1) & ~(Self.groupSize - 1)
+        _ = sodium_init()
+        var key = [UInt8](repeating: 0, count: Int(crypto_shorthash_siphash24_KEYBYTES))
+        randombytes_buf(&key, key.count)
+        self.key = key
+    }
+
+    deinit { buckets.deallocate() }
+
+    /// Buckets in the table.
+    public var bucketCount: Int { groupMask + Self.groupSize }
+
+    /// Whether `client` is on the exempt list.
+    public func isExempt(_ client: IPAddress) -> Bool {
+        for prefix in settings.exempt where prefix.contains(client) { return true }
+        return false
+    }
+
+    /// Counts one response to `client` of `responseClass` for `name` (lowercase wire format)
+    /// at second `now`. `scratch` holds at least ``keyCapacity`` octets; nothing is allocated.
+    public func count(
+        client: IPAddress, responseClass: ResponseClass, name: UnsafeRawBufferPointer, now: UInt64,
+        scratch: UnsafeMutableRawBufferPointer
+    ) -> RateLimitCount {
+        let hash = keyHash(client: client, responseClass: responseClass, name: name, scratch: scratch)
+        let fingerprint = UInt64(truncatingIfNeeded: hash >> 32) | 1  // never 0, the empty bucket
+        let second = UInt64(truncatingIfNeeded: now) & 0xFFFF
+        let group = buckets + (Int(truncatingIfNeeded: hash) & groupMask)
+        var oldest = 0
+        var oldestAge: UInt64 = 0
+        for index in 0..<Self.groupSize {
+            let bucket = group + index
+            var word = anydns_atomic_load(bucket)
+            while word >> 32 == fingerprint {
+                let counted = word >> 16 & 0xFFFF == second ? min(word & 0xFFFF, 0xFFFE) + 1 : 1
+                if anydns_atomic_compare_exchange(bucket, word, fingerprint << 32 | second << 16 | counted) {
+                    return verdict(counted)
+                }
+                word = anydns_atomic_load(bucket)  // another worker counted meanwhile: again
+            }
+            let age = word == 0 ? 0x1_0000 : (second &- (word >> 16)) & 0xFFFF
+            if age > oldestAge || index == 0 {
+                oldest = index
+                oldestAge = age
+            }
+        }
+        // A key not in the table takes the bucket counted longest ago; if another worker took
+        // it first, this response is simply not counted.
+        let victim = group + oldest
+        let word = anydns_atomic_load(victim)
+        _ = anydns_atomic_compare_exchange(victim, word, fingerprint << 32 | second << 16 | 1)
+        return verdict(1)
+    }
+
+    private func verdict(_ counted: UInt64) -> RateLimitCount {
+        let rate = UInt64(settings.responsesPerSecond)
+        return counted > rate ? .over(first: counted == rate + 1) : .within
+    }
+
+    /// SipHash-2-4 of prefix (16 octets, IPv4 in the first 4) | class | name.
+    private func keyHash(
+        client: IPAddress, responseClass: ResponseClass, name: UnsafeRawBufferPointer,
+        scratch: UnsafeMutableRawBufferPointer
+    ) -> UInt64 {
+        let prefix: IPAddress
+        switch client {
+        case .v4: prefix = AddressPrefix(address: client, length: settings.ipv4PrefixLength)!.address
+        case .v6: prefix = AddressPrefix(address: client, length: settings.ipv6PrefixLength)!.address
+        }
+        scratch.storeBytes(of: 0, toByteOffset: 0, as: UInt64.self)
+        scratch.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
+        _ = prefix.writeNetworkOrder(into: scratch)
+        scratch[16] = responseClass.rawValue
+        let nameLength = min(name.count, 255)
+        UnsafeMutableRawBufferPointer(rebasing: scratch[17..<(17 + nameLength)]).copyMemory(
+            from: UnsafeRawBufferPointer(rebasing: name[0..<nameLength]))
+        var hash: UInt64 = 0
+        key.withUnsafeBufferPointer { keyBytes in
+            withUnsafeMutableBytes(of: &hash) { output in
+                _ = crypto_shorthash_siphash24(
+                    output.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    scratch.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(17 + nameLength),
+                    keyBytes.baseAddress!)
+            }
+        }
+        return hash
+    }
+}
+
+extension RateLimitSettings {
+    /// What to do with the `sequence`-th limited response of a worker: every ``slip``-th is sent
+    /// truncated, the others are dropped.
+    public func slips(_ sequence: UInt64) -> Bool {
+        slip > 0 && sequence % UInt64(slip) == 0
+    }
+}
