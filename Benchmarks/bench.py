@@ -52,7 +52,8 @@ Method
   - "Flood": at --flood-rrl-rate (20) responses per second, dnsperf bound to 127.0.1.2 (-a) asks
     one name as fast as it can (-q 10000 outstanding, -t 0.2 so that dropped queries do not
     throttle it) for --flood-seconds, while a Python client bound to 127.0.2.3, another /24,
-    asks the same name --legit-qps times per second (1 s timeout). Flood responses are dnsperf's
+    asks the same name --legit-qps (10) times per second (1 s timeout): below the limit, since
+    its own /24 is rate limited too (at 50/s against 20/s NSD and Knot limit it by itself). Flood responses are dnsperf's
     completed queries; how many had TC=1 is counted on `lo` by an AF_PACKET socket with a BPF
     filter (root only; otherwise shown as —), with the capture's own drops shown.
 * Output. Markdown tables per test, ratios to NSD and Knot, then the targets (MET / MISSED)
@@ -1165,7 +1166,9 @@ def parse_args():
                              "dnsperf client reaches, so nothing is limited and the row shows the accounting cost")
     parser.add_argument("--flood-rrl-rate", type=int, default=20, help="responses per second during the flood")
     parser.add_argument("--flood-seconds", type=int, default=10, help="length of the flood")
-    parser.add_argument("--legit-qps", type=int, default=50, help=f"queries per second from {LEGIT_ADDRESS}")
+    parser.add_argument("--legit-qps", type=int, default=10,
+                        help=f"queries per second from {LEGIT_ADDRESS}; keep it below --flood-rrl-rate: RRL counts "
+                             "that client's own /24 too, so at 50/s against 20/s it is limited by itself")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test")
     parser.add_argument("--work", help="work directory (default: a new temporary one); removed at exit "
                                         "only if this script created it")
