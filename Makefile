@@ -4,12 +4,13 @@
 #   make lab     the multi-site anycast lab (root): BIRD2 router, three sites with ExaBGP, a client
 #   make bench-reload   reload of a 100,000-name zone under dnsperf load (release build)
 #   make bench   NSD, Knot DNS and anydns side by side (release build), queries then zone transfers
+#   make soak    ten minutes of valid load, hostile traffic and reloads: memory and descriptors flat (release build)
 
 SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
 
-.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload bench
+.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload bench soak
 
 all: build
 
@@ -51,6 +52,9 @@ bench-reload: release
 bench: release
 	$(PYTHON) Benchmarks/bench.py --anydns $(CURDIR)/.build/release/anydns $(BENCH_ARGS)
 	$(PYTHON) Benchmarks/xfr_bench.py --anydns $(CURDIR)/.build/release/anydns $(XFR_BENCH_ARGS)
+
+soak: release
+	$(PYTHON) Benchmarks/soak.py --anydns $(CURDIR)/.build/release/anydns $(SOAK_ARGS)
 
 clean:
 	rm -rf .build

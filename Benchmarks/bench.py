@@ -12,7 +12,7 @@ Method
 * Servers. The servers run one after the other, never together, in the foreground on
   127.0.0.1 at a free port (UDP and TCP), each with one worker and response rate limiting off
   (NSD: server-count 1, rrl-ratelimit 0; Knot: one UDP, one TCP and one background worker, no
-  mod-rrl; anydns: --workers 1 when the binary has that flag). Each runs under `taskset -c 0`,
+  mod-rrl; anydns: --workers 1 when the binary has that flag), except in the rate-limiting runs. Each runs under `taskset -c 0`,
   so all its processes and threads stay on CPU 0. Everything NSD and Knot write (pid file,
   xfrd state, zone list, control socket, timer database) goes to the work directory.
 * Load. dnsperf runs under `taskset -c 1`; this script pins itself to CPU 1 as well, so that
@@ -40,21 +40,41 @@ Method
   configuration and modified zone files (same as `knotc reload`); anydns reloads its zones.
   After the run the script waits until the last serial is served (with a timeout) — that checks
   the reloads really happened.
+* Response rate limiting (unless --skip-rrl), 10k zone, each server started again twice with
+  RRL on (slip 2, IPv4 /24, IPv6 /56; NSD: rrl-ratelimit, rrl-slip, rrl-ipv4/6-prefix-length;
+  Knot: a mod-rrl instance as the default template's global-module (Knot 3.2 groups sources by
+  /24 and /56, fixed); anydns: the `rate-limit:` section of a --config file):
+  - "RRL on": the UDP run again with --rrl-rate (1,000,000) responses per second. RRL counts
+    responses per netblock and response kind, and all of dnsperf is one netblock: the biggest
+    bucket (NXDOMAIN is counted per zone, about 10 % of the queries) stays far below the limit at
+    any rate one core can answer, so nothing is dropped or truncated, and the row (with the
+    table beside it, RRL off against on per server) shows what the accounting costs.
+  - "Flood": at --flood-rrl-rate (20) responses per second, dnsperf bound to 127.0.1.2 (-a) asks
+    one name as fast as it can (-q 10000 outstanding, -t 0.2 so that dropped queries do not
+    throttle it) for --flood-seconds, while a Python client bound to 127.0.2.3, another /24,
+    asks the same name --legit-qps (10) times per second (1 s timeout): below the limit, since
+    its own /24 is rate limited too (at 50/s against 20/s NSD and Knot limit it by itself). Flood responses are dnsperf's
+    completed queries; how many had TC=1 is counted on `lo` by an AF_PACKET socket with a BPF
+    filter (root only; otherwise shown as —), with the capture's own drops shown.
 * Output. Markdown tables per test, ratios to NSD and Knot, then the targets (MET / MISSED)
   and a note naming the runs during which other processes used CPU 0 or CPU 1.
   These are benchmark figures printed as tables, never assertions; the exit status is non-zero
   only when a tool is missing or a server fails to start or to answer.
 
 --json FILE writes everything: {"settings", "zones", "throughput": [rows with test "udp-small",
-"tcp-small" or "udp-big", server, sent, answered, lost, qps, ...], "startup": [rows with zone
+"tcp-small", "udp-rrl" or "udp-big", server, sent, answered, lost, qps, ...], "startup": [rows with zone
 "small" or "big", server, first_answer_s, pss_mib], "reload": [rows with server, sent,
-answered, lost, servfail, ...], "targets", "noisy_runs", "errors"}.
+answered, lost, servfail, ...], "flood": [rows with server, flood_sent, flood_responses,
+flood_captured, flood_truncated, capture_drops, legit_sent, legit_answered, legit_truncated,
+legit_timeouts], "targets", "noisy_runs", "errors"}.
 """
 import argparse
 import atexit
+import ctypes
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -62,6 +82,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,6 +97,10 @@ RELOAD_SETTLE_TIMEOUT = 180.0  # seconds to wait for the last serial after a rel
 NOISE_POINTS = 10  # CPU busy % above the server's (CPU 0) or dnsperf's (CPU 1): something else ran
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 QTYPE_A, QTYPE_SOA = 1, 6
+RRL_SLIP = 2  # every second rate-limited query gets a TC=1 answer, the others none
+RRL_IPV4_PREFIX, RRL_IPV6_PREFIX = 24, 56
+FLOOD_ADDRESS = "127.0.1.2"  # the flooding source (127/8 is all local on Linux)
+LEGIT_ADDRESS = "127.0.2.3"  # a client in another /24, asking at a modest rate
 
 # Servers and load generators still running; stopped at exit whatever happens.
 LIVE_SERVERS = []
@@ -341,15 +366,20 @@ class Server:
         self.started_at = None
         self.output = None
         self.zone_file = None
+        self.rrl = None  # responses per second per netblock while rate limiting is on; None: off
 
     def configure(self, origin, zone_file):
-        """Write the configuration for one zone; return the command line (without taskset)."""
+        """Write the configuration for one zone; return the command line (without taskset).
+
+        With self.rrl set, response rate limiting is on at self.rrl responses per second, slip 2
+        (every second limited query gets a TC=1 answer), IPv4 /24 and IPv6 /56 netblocks."""
         raise NotImplementedError
 
     def log_files(self):
         return [self.output]
 
-    def start(self, origin, zone_file, instance):
+    def start(self, origin, zone_file, instance, rrl=None):
+        self.rrl = rrl
         self.dir = os.path.join(self.workdir, f"{self.name}-{instance}")
         os.makedirs(self.dir, exist_ok=True)
         self.zone_file = zone_file
@@ -458,7 +488,7 @@ class Nsd(Server):
     pidfile: "{self.dir}/nsd.pid"
     logfile: "{self.dir}/nsd.log"
     verbosity: 1
-    rrl-ratelimit: 0
+{self.rrl_lines()}
 remote-control:
     control-enable: no
 zone:
@@ -466,6 +496,13 @@ zone:
     zonefile: "{zone_file}"
 """)
         return [self.binary, "-d", "-c", config]
+
+    def rrl_lines(self):
+        """NSD's rrl-* options (Debian builds NSD with --enable-ratelimit; `nsd -V` shows it)."""
+        if self.rrl is None:
+            return "    rrl-ratelimit: 0"
+        return (f"    rrl-ratelimit: {self.rrl}\n    rrl-slip: {RRL_SLIP}\n"
+                f"    rrl-ipv4-prefix-length: {RRL_IPV4_PREFIX}\n    rrl-ipv6-prefix-length: {RRL_IPV6_PREFIX}")
 
     def log_files(self):
         return [self.output, os.path.join(self.dir, "nsd.log")]
@@ -491,9 +528,9 @@ control:
 log:
   - target: stderr
     any: warning
-template:
+{self.rrl_module()}template:
   - id: default
-    storage: "{self.dir}"
+{self.rrl_global_module()}    storage: "{self.dir}"
     journal-content: none
     zonefile-sync: -1
 zone:
@@ -501,6 +538,16 @@ zone:
     file: "{zone_file}"
 """)
         return [self.binary, "-c", config]
+
+    def rrl_module(self):
+        """A mod-rrl instance (Knot 3.2 groups IPv4 sources by /24 and IPv6 by /56, fixed)."""
+        if self.rrl is None:
+            return ""
+        return f"mod-rrl:\n  - id: bench\n    rate-limit: {self.rrl}\n    slip: {RRL_SLIP}\n"
+
+    def rrl_global_module(self):
+        """Attaches the mod-rrl instance to every query (global-module of the default template)."""
+        return "" if self.rrl is None else "    global-module: mod-rrl/bench\n"
 
 
 class Anydns(Server):
@@ -518,6 +565,19 @@ class Anydns(Server):
                    "--log-level", "notice"]
         if self.has_workers_flag:
             command += ["--workers", "1"]
+        if self.rrl is not None:
+            # Only the rate-limit section; listener and zone come from the flags above.
+            config = os.path.join(self.dir, "anydns.yaml")
+            with open(config, "w") as conf:
+                conf.write(f"""rate-limit:
+  responses-per-second: {self.rrl}
+  slip: {RRL_SLIP}
+  ipv4-prefix: {RRL_IPV4_PREFIX}
+  ipv6-prefix: {RRL_IPV6_PREFIX}
+  exempt: []
+  log-only: false
+""")
+            command += ["--config", config]
         return command
 
 
@@ -528,9 +588,11 @@ class Anydns(Server):
 class Dnsperf:
     """One dnsperf run on CPU 1; its CPU use comes from wait4's rusage."""
 
-    def __init__(self, port, query_file, output_path, seconds, clients, outstanding, tcp=False, qps=None):
+    def __init__(self, port, query_file, output_path, seconds, clients, outstanding, tcp=False, qps=None,
+                 extra=(), verbose=True):
         command = ["taskset", "-c", LOAD_CPU, "dnsperf", "-s", "127.0.0.1", "-p", str(port),
-                   "-d", query_file, "-l", str(seconds), "-c", str(clients), "-q", str(outstanding), "-v"]
+                   "-d", query_file, "-l", str(seconds), "-c", str(clients), "-q", str(outstanding)]
+        command += list(extra) + (["-v"] if verbose else [])
         if tcp:
             command += ["-m", "tcp"]
         if qps:
@@ -692,6 +754,174 @@ def measure_reload(server, zone, args):
     return row
 
 
+class LegitClient(threading.Thread):
+    """A well-behaved client on LEGIT_ADDRESS: `rate` queries per second for `seconds`.
+
+    Each query has its own id; an answer counts when its id is outstanding, a query with no
+    answer after `timeout` seconds is a timeout. Answers with TC=1 are counted apart."""
+
+    def __init__(self, port, name, rate, seconds, timeout=1.0):
+        super().__init__(name="legit-client", daemon=True)
+        self.port, self.name_asked, self.rate, self.seconds, self.timeout = port, name, rate, seconds, timeout
+        self.sent = self.answered = self.truncated = self.timeouts = 0
+        self.error = None
+
+    def run(self):
+        try:
+            self.ask_all()
+        except OSError as error:
+            self.error = str(error)
+
+    def ask_all(self):
+        outstanding = {}  # id -> deadline
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((LEGIT_ADDRESS, 0))
+            sock.connect(("127.0.0.1", self.port))
+            started = time.monotonic()
+            total = int(self.rate * self.seconds)
+            while self.sent < total or outstanding:
+                now = time.monotonic()
+                if self.sent < total and now >= started + self.sent / self.rate:
+                    query_id = self.sent % 65536
+                    sock.send(build_query(query_id, self.name_asked, QTYPE_A))
+                    outstanding[query_id] = now + self.timeout
+                    self.sent += 1
+                for query_id in [qid for qid, deadline in outstanding.items() if deadline <= now]:
+                    del outstanding[query_id]
+                    self.timeouts += 1
+                next_send = started + self.sent / self.rate if self.sent < total else now + self.timeout
+                wait = max(0.0, min([next_send] + list(outstanding.values())) - now)
+                readable, _, _ = select.select([sock], [], [], wait)
+                if readable:
+                    data = sock.recv(4096)
+                    if len(data) >= 4:
+                        query_id, flags = struct.unpack_from("!HH", data)
+                        if flags & 0x8000 and outstanding.pop(query_id, None) is not None:
+                            self.answered += 1
+                            self.truncated += bool(flags & 0x0200)
+
+
+class ResponseCapture(threading.Thread):
+    """Counts the UDP packets sent to one address on `lo`, and those with TC=1 (needs root).
+
+    An AF_PACKET socket on the loopback interface sees every packet; a classic BPF filter keeps
+    only IPv4 UDP from the server's port to `address`, so the flood's queries never reach this
+    process. Drops (the socket buffer overflowing) come from PACKET_STATISTICS."""
+
+    SOL_PACKET, PACKET_STATISTICS, SO_ATTACH_FILTER = 263, 6, 26
+    PACKET_OUTGOING = 4
+
+    def __init__(self, address, server_port):
+        super().__init__(name="response-capture", daemon=True)
+        self.responses = self.truncated = self.drops = 0
+        self.stop_event = threading.Event()
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+        self.sock.bind(("lo", 0x0800))
+        destination = struct.unpack("!I", socket.inet_aton(address))[0]
+        program = [  # (code, jt, jf, k); the packet starts at the IPv4 header (SOCK_DGRAM)
+            (0x30, 0, 0, 9),               # ldb [9]           protocol
+            (0x15, 0, 5, 17),              # jeq UDP, else drop
+            (0x20, 0, 0, 16),              # ld  [16]          destination address
+            (0x15, 0, 3, destination),     # jeq address, else drop
+            (0xB1, 0, 0, 0),               # ldxb 4*([0]&0xf)  IP header length
+            (0x48, 0, 0, 0),               # ldh [x+0]         UDP source port
+            (0x15, 1, 0, server_port),     # jeq port: accept
+            (0x06, 0, 0, 0),               # ret 0             drop
+            (0x06, 0, 0, 0xFFFF),          # ret 65535         accept
+        ]
+        code = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+        self.code = ctypes.create_string_buffer(code)
+        fprog = struct.pack("HL", len(program), ctypes.addressof(self.code))
+        self.sock.setsockopt(socket.SOL_SOCKET, self.SO_ATTACH_FILTER, fprog)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)  # SO_RCVBUFFORCE (root)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 20)
+        self.sock.settimeout(0.2)
+        self.sock.getsockopt(self.SOL_PACKET, self.PACKET_STATISTICS, 8)  # reset the counters
+
+    def run(self):
+        buffer = bytearray(64)
+        while not self.stop_event.is_set():
+            try:
+                length, address = self.sock.recvfrom_into(buffer)
+            except socket.timeout:
+                continue
+            if address[2] == self.PACKET_OUTGOING:  # on lo each packet shows twice: out and in
+                continue
+            header_length = (buffer[0] & 0xF) * 4
+            if length >= header_length + 12:
+                self.responses += 1
+                self.truncated += bool(buffer[header_length + 8 + 2] & 0x02)
+        packets, drops = struct.unpack("II", self.sock.getsockopt(self.SOL_PACKET, self.PACKET_STATISTICS, 8))
+        self.drops = drops
+        self.sock.close()
+
+
+def measure_flood(server, zone, args):
+    """One source floods one name while a client in another /24 asks politely; RRL must tell them apart."""
+    flood_name = "h1." + zone.origin
+    query_file = os.path.join(server.dir, "flood.queries")
+    with open(query_file, "w") as queries:
+        queries.write(f"{flood_name} A\n")
+    capture, capture_error = None, None
+    try:
+        capture = ResponseCapture(FLOOD_ADDRESS, server.port)
+    except (OSError, PermissionError) as error:  # not root: no TC count
+        capture_error = str(error)
+    if capture:
+        capture.start()
+    legit = LegitClient(server.port, flood_name, args.legit_qps, args.flood_seconds)
+    output = os.path.join(server.dir, "dnsperf-flood.out")
+    # Short timeout and many outstanding queries: dropped queries must not throttle the flood.
+    perf = Dnsperf(server.port, query_file, output, args.flood_seconds, args.clients, 10_000, verbose=False,
+                   extra=["-a", FLOOD_ADDRESS, "-t", "0.2"])
+    legit.start()
+    flood = perf.wait()
+    legit.join()
+    if capture:
+        capture.stop_event.set()
+        capture.join()
+    if not server.alive():
+        raise BenchError(f"{server.name} died during the flood:\n{server.log_tail()}")
+    if legit.error:
+        raise BenchError(f"legitimate client on {LEGIT_ADDRESS}: {legit.error}")
+    row = {
+        "test": "flood", "server": server.name, "rrl_rate": args.flood_rrl_rate,
+        "flood_sent": flood["sent"], "flood_responses": flood["answered"], "flood_lost": flood["lost"],
+        "flood_captured": capture.responses if capture else None,
+        "flood_truncated": capture.truncated if capture else None,
+        "capture_drops": capture.drops if capture else None, "capture_error": capture_error,
+        "legit_sent": legit.sent, "legit_answered": legit.answered, "legit_truncated": legit.truncated,
+        "legit_timeouts": legit.timeouts,
+    }
+    log(f"  {server.name} flood: {flood['sent']:,} sent, {flood['answered']:,} answered"
+        + (f" ({capture.truncated:,} of {capture.responses:,} captured with TC=1)" if capture else "")
+        + f"; legitimate {legit.answered}/{legit.sent} answered, {legit.timeouts} timeouts")
+    return row
+
+
+def run_rrl(server, zone, args, results):
+    """The UDP run again with rate limiting on at a rate no benchmark client reaches, then the flood."""
+    try:
+        zone_file = os.path.join(server.workdir, f"{server.name}-rrl.zone")
+        zone.write(zone_file, 1)
+        server.start(zone.origin, zone_file, "rrl", rrl=args.rrl_rate)
+        server.wait_first_answer(zone.origin, 1)
+        server.check_answers(zone.origin)
+        results["throughput"].append(measure_throughput(server, zone, args, "udp-rrl"))
+    finally:
+        server.stop()
+    try:
+        zone_file = os.path.join(server.workdir, f"{server.name}-flood.zone")
+        zone.write(zone_file, 1)
+        server.start(zone.origin, zone_file, "flood", rrl=args.flood_rrl_rate)
+        server.wait_first_answer(zone.origin, 1)
+        results["flood"].append(measure_flood(server, zone, args))
+    finally:
+        server.stop()
+
+
 def run_small(server, zone, args, results):
     try:
         results["startup"].append(measure_startup(server, zone, "small"))
@@ -776,6 +1006,42 @@ def throughput_table(results, test, servers):
                "p99 latency ms", "CPU/query vs NSD", "vs Knot", "QPS vs NSD", "vs Knot"]
     return (markdown_table(headers, rows) + "\n\nResponse codes, and all CPU use on the two CPUs (/proc/stat):\n"
             + "\n".join(notes))
+
+
+def rrl_cost_table(results, servers):
+    """Each server's UDP run with rate limiting on against its own run with it off."""
+    rows = []
+    for name in servers:
+        off, on = find_row(results["throughput"], name, "udp-small"), find_row(results["throughput"], name, "udp-rrl")
+        if not off or not on:
+            continue
+        rows.append([name, fmt(off["cpu_us_per_query"], 2), fmt(on["cpu_us_per_query"], 2),
+                     fmt(on["cpu_us_per_query"] - off["cpu_us_per_query"], 2), ratio(on["cpu_us_per_query"],
+                                                                                      off["cpu_us_per_query"]),
+                     fmt(off["qps"]), fmt(on["qps"]), ratio(on["qps"], off["qps"]), fmt(on["lost"])])
+    headers = ["server", "CPU µs/query RRL off", "RRL on", "difference µs", "on/off", "QPS RRL off", "RRL on",
+               "on/off", "lost with RRL on"]
+    return markdown_table(headers, rows)
+
+
+def flood_table(results, servers):
+    rows = []
+    for name in servers:
+        row = find_row(results["flood"], name)
+        if not row:
+            continue
+        if row["flood_captured"] is None:
+            truncated = f"— (no capture: {row['capture_error']})"
+        else:
+            truncated = f"{row['flood_truncated']:,} of {row['flood_captured']:,} captured"
+            if row["capture_drops"]:
+                truncated += f" ({row['capture_drops']:,} dropped by the capture)"
+        rows.append([name, fmt(row["flood_sent"]), fmt(row["flood_responses"]), truncated,
+                     f"{row['legit_answered']} / {row['legit_sent']}", fmt(row["legit_truncated"]),
+                     fmt(row["legit_timeouts"])])
+    headers = ["server", "flood queries sent", "flood responses received", "of which TC=1",
+               "legitimate answered / sent", "legitimate TC=1", "legitimate timeouts"]
+    return markdown_table(headers, rows)
 
 
 def startup_table(results, servers, args):
@@ -893,6 +1159,16 @@ def parse_args():
     parser.add_argument("--reload-every", type=float, default=5)
     parser.add_argument("--reload-qps", type=int, default=20_000)
     parser.add_argument("--skip-big", action="store_true", help="only the small zone")
+    parser.add_argument("--skip-rrl", action="store_true",
+                        help="no response rate limiting rows (the UDP run with RRL on, and the flood)")
+    parser.add_argument("--rrl-rate", type=int, default=1_000_000,
+                        help="responses per second per netblock for the 'RRL on' UDP run: far above what one "
+                             "dnsperf client reaches, so nothing is limited and the row shows the accounting cost")
+    parser.add_argument("--flood-rrl-rate", type=int, default=20, help="responses per second during the flood")
+    parser.add_argument("--flood-seconds", type=int, default=10, help="length of the flood")
+    parser.add_argument("--legit-qps", type=int, default=10,
+                        help=f"queries per second from {LEGIT_ADDRESS}; keep it below --flood-rrl-rate: RRL counts "
+                             "that client's own /24 too, so at 50/s against 20/s it is limited by itself")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test")
     parser.add_argument("--work", help="work directory (default: a new temporary one); removed at exit "
                                         "only if this script created it")
@@ -901,6 +1177,7 @@ def parse_args():
     args = parser.parse_args()
     if args.quick:
         args.names, args.big_names, args.seconds = 500, 5000, 2
+        args.flood_seconds = 2
         args.reload_seconds, args.reload_every, args.reload_qps = 6, 2, 2000
     args.servers = [name.strip() for name in args.servers.split(",") if name.strip()]
     unknown = set(args.servers) - set(SERVER_ORDER)
@@ -987,7 +1264,7 @@ def main():
 
     servers = make_servers(args, workdir)
     results = {"settings": dict(vars(args)), "zones": {},
-               "throughput": [], "startup": [], "reload": [], "targets": [],
+               "throughput": [], "startup": [], "reload": [], "flood": [], "targets": [],
                "noisy_runs": [], "errors": []}
     results["settings"]["versions"] = versions(servers)
     results["settings"]["loadavg_at_start"] = os.getloadavg()
@@ -998,6 +1275,10 @@ def main():
     results["zones"]["small"] = {"origin": small.origin, "names": small.names, "records": small.records}
     log(f"{size_label(args.names)} zone ({small.records:,} records): start-up, UDP, TCP")
     run_phase(servers, run_small, small, args, results)
+    if not args.skip_rrl:
+        log(f"{size_label(args.names)} zone with response rate limiting: UDP at {args.rrl_rate:,}/s, "
+            f"then a flood from {FLOOD_ADDRESS} at {args.flood_rrl_rate}/s")
+        run_phase(servers, run_rrl, small, args, results)
 
     big = None
     if not args.skip_big:
@@ -1018,6 +1299,13 @@ def main():
     print(f"\n## UDP, {size_label(args.names)}-name zone\n\n{throughput_table(results, 'udp-small', names)}")
     print(f"\n## TCP (persistent connections), {size_label(args.names)}-name zone\n\n"
           f"{throughput_table(results, 'tcp-small', names)}")
+    if not args.skip_rrl:
+        print(f"\n## UDP with response rate limiting on ({args.rrl_rate:,} responses/s, slip {RRL_SLIP}), "
+              f"{size_label(args.names)}-name zone\n\n{throughput_table(results, 'udp-rrl', names)}\n\n"
+              f"{rrl_cost_table(results, names)}")
+        print(f"\n## Flood: dnsperf from {FLOOD_ADDRESS} asks h1.{small.origin} A as fast as it can for "
+              f"{args.flood_seconds} s, {LEGIT_ADDRESS} asks it {args.legit_qps} times/s; RRL "
+              f"{args.flood_rrl_rate} responses/s, slip {RRL_SLIP}\n\n{flood_table(results, names)}")
     print(f"\n## Start to first answer and proportional memory (PSS)\n\n{startup_table(results, names, args)}")
     if big:
         print(f"\n## UDP, {size_label(args.big_names)}-name zone\n\n{throughput_table(results, 'udp-big', names)}")
