@@ -267,7 +267,7 @@ struct Serve: AsyncParsableCommand {
         if !listen.isEmpty {
             listenAddresses = listen.compactMap(ListenAddress.init)
             // The management address still answers DNS, at the port of the first --listen: that
-            // is how an operator queries this one site (README "Anycast and management addresses").
+            // is how an operator queries this one site (README "Commands").
             if let managementAddress, let first = listenAddresses.first {
                 listenAddresses.append(ListenAddress(host: managementAddress, port: first.port))
             }

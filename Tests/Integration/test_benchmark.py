@@ -45,4 +45,13 @@ def test_quick_benchmark_runs_all_three_servers_and_reports_every_measure(tmp_pa
     for server, row in reloads.items():
         assert row["final_serial_served"], f"{server} did not serve the last reloaded serial"
         assert row["servfail"] == 0 and row["lost"] == 0, f"{server}: {row}"
+    # Rate limiting rows: the accounting cost at a rate nobody reaches, and the flood.
+    rrl = {row["server"]: row for row in results["throughput"] if row["test"] == "udp-rrl"}
+    assert set(rrl) == servers
+    assert rrl["anydns"]["answered"] > 0 and rrl["anydns"]["lost"] == 0
+    floods = {row["server"]: row for row in results["flood"]}
+    assert set(floods) == servers
+    flood = floods["anydns"]
+    assert flood["legit_answered"] == flood["legit_sent"] > 0, flood
+    assert 0 < flood["flood_responses"] < flood["flood_sent"], flood
     assert "Targets" in run.stdout and "| anydns" in run.stdout
