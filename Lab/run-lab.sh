@@ -50,6 +50,7 @@ SITES=(a b c)
 NAMESPACES=(router client primary site-a site-b site-c)
 PRIMARY=192.0.2.53
 PRIMARY_GW=192.0.2.1
+COOKIE_SECRET=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')  # every site's cookies.secret
 TSIG_SECRET=K2tf3TRjvQkVCmJF3/Z9vA==
 # lab.test.'s SOA timers: refresh 2 s, retry 1 s, expire 12 s, so expiry fits in the lab's time
 LAB_REFRESH=2 LAB_RETRY=1 LAB_EXPIRE=12
@@ -290,6 +291,8 @@ acls:
     address: [$PRIMARY/32]
     key: transfer
 storage: store
+cookies:
+  secret: $COOKIE_SECRET
 zones:
   - origin: any.
     file: any.zone
@@ -471,6 +474,10 @@ for s in "${SITES[@]}"; do
 done
 row identity "id.server and NSID at each management address = its site" "${obs[*]}" "" "" "" "$ok"
 
+# a DNS cookie (RFC 7873) taken from the anycast address, i.e. from site A; shown again to site C
+# after the client has moved there (phase 2): every site shares cookies.secret.
+COOKIE=$(in_ns client dig +cookie +tries=1 +timeout=1 "@$ANYCAST" any. SOA 2>&1 | sed -n 's/^; COOKIE: \([0-9a-f]*\) (good).*/\1/p' || true)
+
 # a few seconds of steady state
 wait_for 10 "steady traffic" bash -c "[ \$(wc -l <'$STREAM_OUT') -ge 150 ]" || true
 
@@ -538,6 +545,20 @@ wait_for 5 "a second of traffic on site c" stream_wait c "$(awk -v t="$t_c" 'BEG
 KILL_OBS="${obs[*]}"
 KILL_OK=$ok
 KILL_GAP=$gap
+
+valid_cookies() { # valid_cookies SITE: anydns_cookies_total{state="valid"} at the site
+    in_ns client curl -sS --max-time 2 "http://${MGMT[$1]}:8053/metrics" |
+        awk '/^anydns_cookies_total\{state="valid"\}/ { print $2 }' || true
+}
+before=$(valid_cookies c)
+reply=$(in_ns client dig "+cookie=$COOKIE" +nsid +tries=1 +timeout=1 "@$ANYCAST" any. SOA 2>&1 || true)
+after=$(valid_cookies c)
+nsid=$(sed -n 's/.*NSID: .*("\(.*\)").*/\1/p' <<<"$reply")
+ok=PASS
+[ ${#COOKIE} -eq 48 ] && [ "$nsid" = site-c ] && awk -v a="${after:-0}" -v b="${before:-0}" 'BEGIN { exit !(a == b + 1) }' ||
+    ok=FAIL
+row cookie "a cookie from site A is valid at site C (shared secret)" \
+    "cookie ${COOKIE:0:16}… from A; answered by ${nsid:-nothing}; C's valid cookies ${before:-?} -> ${after:-?}" "" "" "" "$ok"
 
 # ---------------------------------------------------------------- phase 3: restore A and B
 T_RESTORE=$(now)
