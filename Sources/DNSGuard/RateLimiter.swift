@@ -90,7 +90,16 @@ public final class RateLimiter: @unchecked Sendable {
     public static let keyCapacity = 16 + 1 + 255
     private let buckets: UnsafeMutablePointer<UInt64>
     private let groupMask: Int
-    private let key: [UInt8]
+    /// What the per-response path reads, kept out of ``settings`` (and its array) so that
+    /// counting a response touches no reference count.
+    private let key: UnsafeMutablePointer<UInt8>
+    private let exempt: UnsafeMutableBufferPointer<AddressPrefix>
+    private let rate: UInt64
+    private let ipv4PrefixLength: Int
+    private let ipv6PrefixLength: Int
+    /// Count and log, but answer everything.
+    public let logOnly: Bool
+    private let slip: UInt64
 
     public init(settings: RateLimitSettings) {
         self.settings = settings
@@ -100,19 +109,36 @@ public final class RateLimiter: @unchecked Sendable {
         buckets.initialize(repeating: 0, count: size)
         groupMask = (size - 1) & ~(Self.groupSize - 1)
         _ = sodium_init()
-        var key = [UInt8](repeating: 0, count: Int(crypto_shorthash_siphash24_KEYBYTES))
-        randombytes_buf(&key, key.count)
-        self.key = key
+        key = UnsafeMutablePointer<UInt8>.allocate(capacity: Int(crypto_shorthash_siphash24_KEYBYTES))
+        randombytes_buf(key, Int(crypto_shorthash_siphash24_KEYBYTES))
+        exempt = UnsafeMutableBufferPointer<AddressPrefix>.allocate(capacity: settings.exempt.count)
+        _ = exempt.initialize(from: settings.exempt)
+        rate = UInt64(settings.responsesPerSecond)
+        ipv4PrefixLength = settings.ipv4PrefixLength
+        ipv6PrefixLength = settings.ipv6PrefixLength
+        logOnly = settings.logOnly
+        slip = UInt64(settings.slip)
     }
 
-    deinit { buckets.deallocate() }
+    deinit {
+        buckets.deallocate()
+        key.deallocate()
+        exempt.deinitialize()
+        exempt.deallocate()
+    }
+
+    /// Whether the `sequence`-th limited response of a worker is sent truncated: every
+    /// ``RateLimitSettings/slip``-th is, the others are dropped.
+    public func slips(_ sequence: UInt64) -> Bool {
+        slip > 0 && sequence % slip == 0
+    }
 
     /// Buckets in the table.
     public var bucketCount: Int { groupMask + Self.groupSize }
 
     /// Whether `client` is on the exempt list.
     public func isExempt(_ client: IPAddress) -> Bool {
-        for prefix in settings.exempt where prefix.contains(client) { return true }
+        for prefix in exempt where prefix.contains(client) { return true }
         return false
     }
 
@@ -153,8 +179,7 @@ public final class RateLimiter: @unchecked Sendable {
     }
 
     private func verdict(_ counted: UInt64) -> RateLimitCount {
-        let rate = UInt64(settings.responsesPerSecond)
-        return counted > rate ? .over(first: counted == rate + 1) : .within
+        counted > rate ? .over(first: counted == rate + 1) : .within
     }
 
     /// SipHash-2-4 of prefix (16 octets, IPv4 in the first 4) | class | name.
@@ -164,8 +189,8 @@ public final class RateLimiter: @unchecked Sendable {
     ) -> UInt64 {
         let prefix: IPAddress
         switch client {
-        case .v4: prefix = AddressPrefix(address: client, length: settings.ipv4PrefixLength)!.address
-        case .v6: prefix = AddressPrefix(address: client, length: settings.ipv6PrefixLength)!.address
+        case .v4: prefix = AddressPrefix(address: client, length: ipv4PrefixLength)!.address
+        case .v6: prefix = AddressPrefix(address: client, length: ipv6PrefixLength)!.address
         }
         scratch.storeBytes(of: 0, toByteOffset: 0, as: UInt64.self)
         scratch.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
@@ -175,22 +200,11 @@ public final class RateLimiter: @unchecked Sendable {
         UnsafeMutableRawBufferPointer(rebasing: scratch[17..<(17 + nameLength)]).copyMemory(
             from: UnsafeRawBufferPointer(rebasing: name[0..<nameLength]))
         var hash: UInt64 = 0
-        key.withUnsafeBufferPointer { keyBytes in
-            withUnsafeMutableBytes(of: &hash) { output in
-                _ = crypto_shorthash_siphash24(
-                    output.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                    scratch.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(17 + nameLength),
-                    keyBytes.baseAddress!)
-            }
+        withUnsafeMutableBytes(of: &hash) { output in
+            _ = crypto_shorthash_siphash24(
+                output.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                scratch.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(17 + nameLength), key)
         }
         return hash
-    }
-}
-
-extension RateLimitSettings {
-    /// What to do with the `sequence`-th limited response of a worker: every ``slip``-th is sent
-    /// truncated, the others are dropped.
-    public func slips(_ sequence: UInt64) -> Bool {
-        slip > 0 && sequence % UInt64(slip) == 0
     }
 }

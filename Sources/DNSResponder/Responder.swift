@@ -185,9 +185,9 @@ public struct Responder: Sendable {
                 client: context.client, responseClass: responseClass, name: name, now: context.now,
                 scratch: scratch.rateKey)
         else { return nil }
-        if limiter.settings.logOnly { return (.logged, first) }
+        if limiter.logOnly { return (.logged, first) }
         scratch.limitedCount &+= 1
-        return (limiter.settings.slips(scratch.limitedCount) ? .slipped : .dropped, first)
+        return (limiter.slips(scratch.limitedCount) ? .slipped : .dropped, first)
     }
 
     private func answer(
