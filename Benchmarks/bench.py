@@ -156,11 +156,15 @@ def percentile(sorted_values, fraction):
 # DNS over UDP from Python: just enough to ask for a SOA and read its serial
 
 
-def build_query(query_id, name, qtype):
-    header = struct.pack("!HHHHHH", query_id, 0, 1, 0, 0, 0)  # no RD: authoritative question
+def encode_name(name):
+    """Uncompressed wire form of a domain name."""
     labels = [label for label in name.rstrip(".").split(".") if label]
-    qname = b"".join(bytes([len(label)]) + label.encode() for label in labels) + b"\0"
-    return header + qname + struct.pack("!HH", qtype, 1)
+    return b"".join(bytes([len(label)]) + label.encode() for label in labels) + b"\0"
+
+
+def build_query(query_id, name, qtype, flags=0):
+    """A one-question query (no RD by default: an authoritative question)."""
+    return struct.pack("!HHHHHH", query_id, flags, 1, 0, 0, 0) + encode_name(name) + struct.pack("!HH", qtype, 1)
 
 
 def skip_name(data, pos):

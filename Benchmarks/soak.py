@@ -57,6 +57,9 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import build_query, encode_name, free_port, log, served_serial  # noqa: E402  (shared helpers)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN_ZONE = os.path.join(REPO, "Benchmarks", "gen_zone.py")
 ORIGIN = "soak.test."
@@ -64,78 +67,6 @@ IDLE_TIMEOUT = 10.0  # limits.tcp-idle-timeout: anydns's default, written out in
 STARTUP_TIMEOUT = 120.0
 FINAL_FD_TIMEOUT = 30.0  # extra seconds (after the idle timeout) for the descriptors to come back
 QTYPE_A, QTYPE_SOA = 1, 6
-
-
-def log(message):
-    """Progress to standard error (the table and verdict go to standard output)."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                    udp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
-# ---------------------------------------------------------------------------------------------
-# DNS wire helpers
-
-
-def encode_name(name):
-    """Uncompressed wire form of a domain name."""
-    labels = [label for label in name.rstrip(".").split(".") if label]
-    return b"".join(bytes([len(label)]) + label.encode() for label in labels) + b"\0"
-
-
-def build_query(query_id, name, qtype, flags=0):
-    """A one-question query (no RD: authoritative question)."""
-    return struct.pack("!HHHHHH", query_id, flags, 1, 0, 0, 0) + encode_name(name) + struct.pack("!HH", qtype, 1)
-
-
-def soa_serial(port, timeout=0.5):
-    """The serial of the SOA anydns serves for ORIGIN over UDP, or None."""
-    query_id = random.randrange(65536)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(("127.0.0.1", port))
-            sock.send(build_query(query_id, ORIGIN, QTYPE_SOA))
-            data = sock.recv(4096)
-        except OSError:
-            return None
-    if len(data) < 12 or struct.unpack_from("!H", data)[0] != query_id:
-        return None
-    flags, qdcount, ancount = struct.unpack_from("!HHH", data, 2)
-    if flags & 0xF or ancount < 1:
-        return None
-    try:
-        pos = 12
-        for _ in range(qdcount):
-            pos = skip_name(data, pos) + 4
-        pos = skip_name(data, pos) + 10  # owner, type, class, TTL, RDLENGTH
-        pos = skip_name(data, skip_name(data, pos))  # MNAME, RNAME
-        return struct.unpack_from("!I", data, pos)[0]
-    except (IndexError, struct.error):
-        return None
-
-
-def skip_name(data, pos):
-    """Position just after the (possibly compressed) name at pos."""
-    while True:
-        length = data[pos]
-        if length == 0:
-            return pos + 1
-        if length & 0xC0 == 0xC0:
-            return pos + 2
-        pos += 1 + length
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,7 +350,7 @@ limits:
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"anydns exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if soa_serial(self.port, timeout=0.2) == serial:
+            if served_serial(self.port, ORIGIN, timeout=0.2) == serial:
                 return
             try:
                 self.proc.wait(timeout=0.05)
@@ -616,10 +547,10 @@ def run_load(args, workdir, zone, server):
                 break
             samples.append((now - started, server.rss_mib(), fds_end))
             time.sleep(0.5)
-    final_serial = soa_serial(server.port, timeout=1.0) if server.alive() else None
+    final_serial = served_serial(server.port, ORIGIN, timeout=1.0) if server.alive() else None
     serial_deadline = time.monotonic() + 30
     while server.alive() and final_serial != zone.serial and time.monotonic() < serial_deadline:
-        final_serial = soa_serial(server.port, timeout=0.5)
+        final_serial = served_serial(server.port, ORIGIN, timeout=0.5)
     metrics_end = server.metrics() if server.alive() else {}
     health = server.http("/health") if server.alive() else ""
     return verdict(args, {
