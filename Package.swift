@@ -105,6 +105,7 @@ let package = Package(
             dependencies: [
                 "ZoneService", "DNSXfr", "DNSZone", "DNSWire", "DNSAuth", "DNSResponder", "TestSupport",
             ]),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzQuery", "FuzzZoneFile", "FuzzConfig"]),
         .testTarget(
             name: "OperationsTests", dependencies: ["Operations", "DNSZone", "DNSWire", "TestSupport"]),
     ],
