@@ -4,12 +4,15 @@
 #   make lab     the multi-site anycast lab (root): BIRD2 router, three sites with ExaBGP, a client
 #   make bench-reload   reload of a 100,000-name zone under dnsperf load (release build)
 #   make bench   NSD, Knot DNS and anydns side by side (release build), queries then zone transfers
+#   make fuzz    libFuzzer + ASan on the query, zone file and configuration readers (README "Fuzzing")
+#   make fuzz-smoke   a short run of every fuzz target; fails on any crash
 
 SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
 
-.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload bench
+.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload bench \
+	fuzz fuzz-smoke fuzz-build
 
 all: build
 
@@ -29,10 +32,10 @@ serve: build
 	$(ANYDNS_BIN) serve --zones-dir Zones
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Fuzz
 
 format:
-	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift Fuzz
 
 unit-test: build
 	$(SWIFT) test
@@ -52,5 +55,27 @@ bench: release
 	$(PYTHON) Benchmarks/bench.py --anydns $(CURDIR)/.build/release/anydns $(BENCH_ARGS)
 	$(PYTHON) Benchmarks/xfr_bench.py --anydns $(CURDIR)/.build/release/anydns $(XFR_BENCH_ARGS)
 
+# Fuzzing (README "Fuzzing"). Each target runs on a copy of Fuzz/corpus/<target> in a temporary
+# directory, so the committed corpus never grows; a crash input is left as crash-* in Fuzz/out/.
+FUZZ_RUNS ?= 1000000
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_TARGETS ?= query zonefile config
+FUZZ_FLAGS ?=
+FUZZ_SCRATCH ?= .build-fuzz
+FUZZ_PRODUCT_query = FuzzQuery
+FUZZ_PRODUCT_zonefile = FuzzZoneFile
+FUZZ_PRODUCT_config = FuzzConfig
+FUZZ_SWIFTFLAGS = -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
+
+fuzz-build:
+	$(foreach t,$(FUZZ_TARGETS),$(SWIFT) build -c release --scratch-path $(FUZZ_SCRATCH) \
+	  --product $(FUZZ_PRODUCT_$(t)) $(FUZZ_SWIFTFLAGS) &&) true
+
+fuzz: fuzz-build
+	FUZZ_RUNS=$(FUZZ_RUNS) ./scripts/run-fuzz.sh $(FUZZ_SCRATCH)/release "$(FUZZ_TARGETS)" $(FUZZ_FLAGS)
+
+fuzz-smoke: fuzz-build
+	FUZZ_RUNS=$(FUZZ_SMOKE_RUNS) ./scripts/run-fuzz.sh $(FUZZ_SCRATCH)/release "$(FUZZ_TARGETS)" $(FUZZ_FLAGS)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz
