@@ -19,6 +19,10 @@ public struct ZoneFileReader {
     public private(set) var diagnostics: [ZoneDiagnostic] = []
     /// One record's RDATA, gathered from ldns's fields; reused for every record.
     private var rdataScratch: [UInt8] = []
+    /// The files being read, outermost first, as canonical paths: an `$INCLUDE` of one of them is
+    /// a loop. Without this check a file that includes itself twice was read 2^16 times before
+    /// the depth limit stopped it.
+    private var includeChain: [String] = []
 
     public init() {}
 
@@ -36,6 +40,8 @@ public struct ZoneFileReader {
             error(location, "\(what) \(path): \(String(cString: strerror(errno)))")
             return
         }
+        includeChain.append(Self.canonicalPath(path))
+        defer { includeChain.removeLast() }
         var state = ParseState(origin: origin, ttl: ttl)
         defer { state.release() }
         let file = records.fileNumber(path)
@@ -97,10 +103,21 @@ public struct ZoneFileReader {
             var file = words[1]
             let directory = (path as NSString).deletingLastPathComponent
             if !file.hasPrefix("/") && !directory.isEmpty { file = directory + "/" + file }
+            guard !includeChain.contains(Self.canonicalPath(file)) else {
+                error(location, "$INCLUDE loop: \(file) is already being read")
+                return
+            }
             read(path: file, origin: includeOrigin, ttl: state.ttl, depth: depth + 1, includedFrom: location)
         default:
             error(location, "unknown directive \(words[0])")
         }
+    }
+
+    /// `path` with symbolic links, `.` and `..` resolved when it exists, else as given.
+    private static func canonicalPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     private mutating func record(
