@@ -13,6 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 failed=0
 # libFuzzer and ASan report crashes themselves; the Swift runtime backtracer only slows them.
 export SWIFT_BACKTRACE=enable=no
+export LSAN_OPTIONS="suppressions=$root/Fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 summary=""
 for target in $targets; do
     case $target in
