@@ -151,11 +151,18 @@ public struct ZoneFileReader {
             error(SourceLocation(file: path, line: entry.line), "owner name is not valid")
             return
         }
+        // TYPE and CLASS are 16-bit fields (RFC 1035 §3.2.2, §3.2.4), but libldns takes any
+        // number after `TYPE` or `CLASS` (RFC 3597 §5): `TYPE70000` trapped the conversion.
+        guard let type = UInt16(exactly: ldns_rr_get_type(rr).rawValue),
+            let rrClass = UInt16(exactly: ldns_rr_get_class(rr).rawValue)
+        else {
+            error(SourceLocation(file: path, line: entry.line), "type or class number is larger than 65535")
+            return
+        }
         let added = rdataScratch.withUnsafeBytes { rdata in
             records.append(
-                owner: owner, type: RecordType(rawValue: UInt16(ldns_rr_get_type(rr).rawValue)),
-                rrClass: DNSClass(rawValue: UInt16(ldns_rr_get_class(rr).rawValue)), ttl: ldns_rr_ttl(rr),
-                rdata: rdata, file: file, line: entry.line)
+                owner: owner, type: RecordType(rawValue: type), rrClass: DNSClass(rawValue: rrClass),
+                ttl: ldns_rr_ttl(rr), rdata: rdata, file: file, line: entry.line)
         }
         if !added {
             error(

@@ -258,6 +258,17 @@ struct ZoneLoadingTests {
         #expect(error.errors.contains { $0.message.contains("nested more than") })
     }
 
+    @Test(
+        "TYPE and CLASS numbers above 65535 are errors at their line, not a trap (Fuzz/regressions/zonefile)",
+        arguments: ["big TYPE70000 \\# 1 00", "big CLASS70000 A 192.0.2.1", "big TYPE65404010101 \\# 0"])
+    func typeAndClassNumbersAreSixteenBits(record: String) throws {
+        let zones = TemporaryZones()
+        let error = try #require(zones.load("example.com.", zoneText([record])).failure)
+        let found = try #require(error.errors.first)
+        #expect(found.message == "type or class number is larger than 65535")
+        #expect(found.location.line == zoneHeader.count + 1)
+    }
+
     @Test("RFC 3597 generic RDATA is stored byte for byte, for unknown and known types")
     func genericRDataIsStoredVerbatim_RFC3597() throws {
         let zones = TemporaryZones()
