@@ -37,8 +37,25 @@ func fuzzZoneFile(_ input: UnsafeRawBufferPointer) {
         precondition(
             Set(diff.removed) == Set(diff.added), "stored copy differs: -\(diff.removed) +\(diff.added)")
     case .failure(let error):
-        fatalError("the stored copy of a zone that loaded does not load: \(error.diagnostics)")
+        guard error.errors.allSatisfy(isLongOwnerLine) else {
+            fatalError("the stored copy of a zone that loaded does not load: \(error.diagnostics)")
+        }
     }
+}
+
+/// Known and reported, so not a finding: libldns reads a record's owner into 254 characters
+/// (`ldns_rr_new_frm_str`, LDNS_MAX_DOMAINLEN), but a legal name of binary octets needs up to
+/// four characters an octet in `\DDD` form (RFC 1035 §5.1), so such a copy cannot load back.
+/// Input: Fuzz/regressions/zonefile/long-escaped-owner-ldns-limit.
+private func isLongOwnerLine(_ error: ZoneDiagnostic) -> Bool {
+    guard let line = error.location.line, error.message.hasPrefix("cannot parse record"),
+        let text = try? String(contentsOfFile: copyPath, encoding: .isoLatin1)
+    else { return false }
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    guard line - 1 < lines.count, let owner = lines[line - 1].split(separator: "\t").first else {
+        return false
+    }
+    return owner.utf8.count >= 255
 }
 
 /// With `-D FUZZING` the libFuzzer driver (`make fuzz`); otherwise the replay of corpus and
