@@ -41,6 +41,8 @@ for target in $targets; do
         summary+="$target: FAILED (exit $status) after ${done_runs:-?} runs; input and log in Fuzz/out/$target/"$'\n'
     else
         echo "$done_line"
+        # libFuzzer divides by whole seconds: a run shorter than one second reports 0.
+        [ "$rate" = 0 ] && rate="(run under 1 s, not measured)"
         summary+="$target: ${done_runs:-?} runs, ${rate:-?} exec/s"$'\n'
     fi
     rm -rf "$work"
