@@ -5,12 +5,15 @@
 #   make bench-reload   reload of a 100,000-name zone under dnsperf load (release build)
 #   make bench   NSD, Knot DNS and anydns side by side (release build), queries then zone transfers
 #   make soak    ten minutes of valid load, hostile traffic and reloads: memory and descriptors flat (release build)
+#   make fuzz    libFuzzer + ASan on the query, zone file and configuration readers (README "Fuzzing")
+#   make fuzz-smoke   a short run of every fuzz target; fails on any crash
 
 SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
 
-.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload bench soak
+.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload bench \
+	soak fuzz fuzz-smoke fuzz-build
 
 all: build
 
@@ -30,10 +33,10 @@ serve: build
 	$(ANYDNS_BIN) serve --zones-dir Zones
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Fuzz
 
 format:
-	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift Fuzz
 
 unit-test: build
 	$(SWIFT) test
@@ -41,7 +44,7 @@ unit-test: build
 integration-test: build test-deps
 	ANYDNS_BIN=$(ANYDNS_BIN) $(PYTHON) -m pytest -q Tests/Integration
 
-test: test-deps lint unit-test integration-test
+test: test-deps lint unit-test integration-test fuzz-smoke
 
 lab: build
 	ANYDNS_BIN=$(ANYDNS_BIN) ./Lab/run-lab.sh
@@ -55,6 +58,27 @@ bench: release
 
 soak: release
 	$(PYTHON) Benchmarks/soak.py --anydns $(CURDIR)/.build/release/anydns $(SOAK_ARGS)
+# Fuzzing (README "Fuzzing"). Each target runs on a copy of Fuzz/corpus/<target> in a temporary
+# directory, so the committed corpus never grows; a crash input is left as crash-* in Fuzz/out/.
+FUZZ_RUNS ?= 1000000
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_TARGETS ?= query zonefile config
+FUZZ_FLAGS ?=
+FUZZ_SCRATCH ?= .build-fuzz
+FUZZ_PRODUCT_query = FuzzQuery
+FUZZ_PRODUCT_zonefile = FuzzZoneFile
+FUZZ_PRODUCT_config = FuzzConfig
+FUZZ_SWIFTFLAGS = -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING
+
+fuzz-build:
+	$(foreach t,$(FUZZ_TARGETS),$(SWIFT) build -c release --scratch-path $(FUZZ_SCRATCH) \
+	  --product $(FUZZ_PRODUCT_$(t)) $(FUZZ_SWIFTFLAGS) &&) true
+
+fuzz: fuzz-build
+	FUZZ_RUNS=$(FUZZ_RUNS) ./scripts/run-fuzz.sh $(FUZZ_SCRATCH)/release "$(FUZZ_TARGETS)" $(FUZZ_FLAGS)
+
+fuzz-smoke: fuzz-build
+	FUZZ_RUNS=$(FUZZ_SMOKE_RUNS) ./scripts/run-fuzz.sh $(FUZZ_SCRATCH)/release "$(FUZZ_TARGETS)" $(FUZZ_FLAGS)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -88,6 +88,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Fuzz targets (libFuzzer; see README "Fuzzing"). Built with -D FUZZING they export
+        // LLVMFuzzerTestOneInput; without it each is a replay tool run by FuzzReplayTests.
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        .executableTarget(
+            name: "FuzzQuery",
+            dependencies: ["FuzzSupport", "DNSWire", "DNSZone", "DNSAuth", "DNSResponder", "DNSXfr"],
+            path: "Fuzz/FuzzQuery"),
+        .executableTarget(
+            name: "FuzzZoneFile", dependencies: ["FuzzSupport", "DNSWire", "DNSZone"],
+            path: "Fuzz/FuzzZoneFile"),
+        .executableTarget(
+            name: "FuzzConfig", dependencies: ["FuzzSupport", "AnydnsConfig"], path: "Fuzz/FuzzConfig"),
         // Shared test support: query builders, a response decoder, temporary zone files.
         .target(name: "TestSupport", dependencies: ["DNSWire", "DNSZone"], path: "Tests/TestSupport"),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"]),
@@ -103,6 +115,7 @@ let package = Package(
             dependencies: [
                 "ZoneService", "DNSXfr", "DNSZone", "DNSWire", "DNSAuth", "DNSResponder", "TestSupport",
             ]),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzQuery", "FuzzZoneFile", "FuzzConfig"]),
         .testTarget(
             name: "OperationsTests", dependencies: ["Operations", "DNSZone", "DNSWire", "TestSupport"]),
     ],

@@ -19,6 +19,10 @@ public struct ZoneFileReader {
     public private(set) var diagnostics: [ZoneDiagnostic] = []
     /// One record's RDATA, gathered from ldns's fields; reused for every record.
     private var rdataScratch: [UInt8] = []
+    /// The files being read, outermost first, as canonical paths: an `$INCLUDE` of one of them is
+    /// a loop. Without this check a file that includes itself twice was read 2^16 times before
+    /// the depth limit stopped it.
+    private var includeChain: [String] = []
 
     public init() {}
 
@@ -36,6 +40,8 @@ public struct ZoneFileReader {
             error(location, "\(what) \(path): \(String(cString: strerror(errno)))")
             return
         }
+        includeChain.append(Self.canonicalPath(path))
+        defer { includeChain.removeLast() }
         var state = ParseState(origin: origin, ttl: ttl)
         defer { state.release() }
         let file = records.fileNumber(path)
@@ -97,10 +103,21 @@ public struct ZoneFileReader {
             var file = words[1]
             let directory = (path as NSString).deletingLastPathComponent
             if !file.hasPrefix("/") && !directory.isEmpty { file = directory + "/" + file }
+            guard !includeChain.contains(Self.canonicalPath(file)) else {
+                error(location, "$INCLUDE loop: \(file) is already being read")
+                return
+            }
             read(path: file, origin: includeOrigin, ttl: state.ttl, depth: depth + 1, includedFrom: location)
         default:
             error(location, "unknown directive \(words[0])")
         }
+    }
+
+    /// `path` with symbolic links, `.` and `..` resolved when it exists, else as given.
+    private static func canonicalPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     private mutating func record(
@@ -134,11 +151,18 @@ public struct ZoneFileReader {
             error(SourceLocation(file: path, line: entry.line), "owner name is not valid")
             return
         }
+        // TYPE and CLASS are 16-bit fields (RFC 1035 §3.2.2, §3.2.4), but libldns takes any
+        // number after `TYPE` or `CLASS` (RFC 3597 §5): `TYPE70000` trapped the conversion.
+        guard let type = UInt16(exactly: ldns_rr_get_type(rr).rawValue),
+            let rrClass = UInt16(exactly: ldns_rr_get_class(rr).rawValue)
+        else {
+            error(SourceLocation(file: path, line: entry.line), "type or class number is larger than 65535")
+            return
+        }
         let added = rdataScratch.withUnsafeBytes { rdata in
             records.append(
-                owner: owner, type: RecordType(rawValue: UInt16(ldns_rr_get_type(rr).rawValue)),
-                rrClass: DNSClass(rawValue: UInt16(ldns_rr_get_class(rr).rawValue)), ttl: ldns_rr_ttl(rr),
-                rdata: rdata, file: file, line: entry.line)
+                owner: owner, type: RecordType(rawValue: type), rrClass: DNSClass(rawValue: rrClass),
+                ttl: ldns_rr_ttl(rr), rdata: rdata, file: file, line: entry.line)
         }
         if !added {
             error(

@@ -225,14 +225,48 @@ struct ZoneLoadingTests {
         #expect(first.message.hasPrefix("cannot open zone file \(path)"))
     }
 
-    @Test("$INCLUDE that includes itself stops at the nesting limit with an error")
+    @Test("$INCLUDE that includes itself is an error at the $INCLUDE that closes the loop")
     func includeLoopIsStopped() throws {
         let zones = TemporaryZones()
         zones.write("loop.inc", "$INCLUDE loop.inc\n")
         let text = zoneText(["$INCLUDE loop.inc"])
         let error = try #require(zones.load("example.com.", text).failure)
-        let found = try #require(error.errors.first { $0.message.contains("nested more than") })
+        let found = try #require(error.errors.first { $0.message.hasPrefix("$INCLUDE loop") })
         #expect(found.location == SourceLocation(file: zones.directory + "/loop.inc", line: 1))
+        #expect(error.errors.count == 1)
+    }
+
+    @Test("A file that includes itself twice is read once, not 2^16 times (Fuzz/regressions/zonefile)")
+    func doubleSelfIncludeIsReadOnce() throws {
+        let zones = TemporaryZones()
+        zones.write("loop.inc", "$INCLUDE loop.inc\n$INCLUDE ./loop.inc\n")
+        let text = zoneText(["$INCLUDE loop.inc"])
+        let error = try #require(zones.load("example.com.", text).failure)
+        #expect(error.errors.count == 2)
+        #expect(error.errors.allSatisfy { $0.message.hasPrefix("$INCLUDE loop") })
+    }
+
+    @Test("$INCLUDE nested deeper than the limit is an error")
+    func includeDepthIsLimited() throws {
+        let zones = TemporaryZones()
+        let depth = ZoneFileReader.maxIncludeDepth + 1
+        for level in 0..<depth {
+            zones.write("level\(level).inc", "$INCLUDE level\(level + 1).inc\n")
+        }
+        zones.write("level\(depth).inc", "")
+        let error = try #require(zones.load("example.com.", zoneText(["$INCLUDE level0.inc"])).failure)
+        #expect(error.errors.contains { $0.message.contains("nested more than") })
+    }
+
+    @Test(
+        "TYPE and CLASS numbers above 65535 are errors at their line, not a trap (Fuzz/regressions/zonefile)",
+        arguments: ["big TYPE70000 \\# 1 00", "big CLASS70000 A 192.0.2.1", "big TYPE65404010101 \\# 0"])
+    func typeAndClassNumbersAreSixteenBits(record: String) throws {
+        let zones = TemporaryZones()
+        let error = try #require(zones.load("example.com.", zoneText([record])).failure)
+        let found = try #require(error.errors.first)
+        #expect(found.message == "type or class number is larger than 65535")
+        #expect(found.location.line == zoneHeader.count + 1)
     }
 
     @Test("RFC 3597 generic RDATA is stored byte for byte, for unknown and known types")
