@@ -1,6 +1,6 @@
 # anydns — the two commands of the README, and the pieces they are made of.
 #   make serve   install what is missing, build, serve Zones/ on 127.0.0.1/::1 port 5300
-#   make test    install the test tools, check formatting, run unit and integration tests
+#   make test    install the test tools, check formatting, run unit and integration tests, a fuzz smoke run
 #   make lab     the multi-site anycast lab (root): BIRD2 router, three sites with ExaBGP, a client
 #   make bench-reload   reload of a 100,000-name zone under dnsperf load (release build)
 #   make bench   NSD, Knot DNS and anydns side by side (release build), queries then zone transfers

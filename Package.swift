@@ -93,7 +93,9 @@ let package = Package(
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
         .executableTarget(
             name: "FuzzQuery",
-            dependencies: ["FuzzSupport", "DNSWire", "DNSZone", "DNSAuth", "DNSResponder", "DNSXfr"],
+            dependencies: [
+                "FuzzSupport", "DNSWire", "DNSZone", "DNSAuth", "DNSGuard", "DNSResponder", "DNSXfr",
+            ],
             path: "Fuzz/FuzzQuery"),
         .executableTarget(
             name: "FuzzZoneFile", dependencies: ["FuzzSupport", "DNSWire", "DNSZone"],

@@ -1,4 +1,5 @@
 import DNSAuth
+import DNSGuard
 import DNSResponder
 import DNSWire
 import DNSXfr
@@ -125,8 +126,20 @@ private struct Server: Sendable {
                 DomainName("example.test.")!: .init(allowTransfer: rules, allowNotify: rules),
                 DomainName("child.example.test.")!: .init(allowTransfer: AccessList([byKey])),
             ])
+        // Cookies with a fixed secret (and a previous one), BADCOOKIE under load, and rate limiting
+        // at 5 responses a second, so the defences' stages run too (README "Rate limiting").
+        let defenses = Defenses(
+            cookies: ServerCookies(
+                secret: CookieSecret(hex: "000102030405060708090a0b0c0d0e0f")!,
+                previousSecret: CookieSecret(hex: "0f0e0d0c0b0a09080706050403020100")!),
+            requireCookiesUnderLoad: true,
+            rateLimiter: RateLimiter(
+                settings: RateLimitSettings(
+                    responsesPerSecond: 5, slip: 2, exempt: [AddressPrefix("198.51.100.0/24")!],
+                    tableSize: 1024)))
         responder = Responder(
-            identity: ServerIdentity(identity: "fuzz-site", version: "fuzz"), access: access)
+            identity: ServerIdentity(identity: "fuzz-site", version: "fuzz"), access: access,
+            defenses: defenses)
     }
 }
 
@@ -137,7 +150,8 @@ private let server = Server()
 /// over TCP the AXFR/IXFR messages of a transfer the responder hands to the transport
 /// (``TransferProducer``, RFC 5936, RFC 1995). The client address follows the query ID's low bit
 /// (192.0.2.53, inside the transfer ACL, or 2001:db8::99, outside) so both sides of the access
-/// lists are reached.
+/// lists are reached; its second bit says whether the server is under load (BADCOOKIE for UDP
+/// queries without a valid server cookie). Rate limiting counts every UDP answer.
 ///
 /// Checks beyond "no crash": every answer and transfer message is a well-formed message
 /// (RFC 1035 §4.1) with the query's ID, and a UDP answer fits 512 octets, or the EDNS payload
@@ -152,7 +166,7 @@ func fuzzQuery(_ packet: UnsafeRawBufferPointer) {
     let id = packet.count >= 2 ? UInt16(packet[0]) << 8 | UInt16(packet[1]) : 0
     let client = id & 1 == 0 ? IPAddress.v4(0xC000_0235) : IPAddress("2001:db8::99")!
     for transport in [Transport.udp, .tcp] {
-        let context = QueryContext(transport: transport, client: client, now: fuzzNow)
+        let context = QueryContext(transport: transport, client: client, now: fuzzNow, underLoad: id & 2 != 0)
         guard
             let response = server.responder.respond(
                 to: packet, context: context, zones: server.zones, scratch: server.scratch)
@@ -164,6 +178,11 @@ func fuzzQuery(_ packet: UnsafeRawBufferPointer) {
                 checkMessage(message, id: id)
                 precondition(producer.messageCount < 1000, "a transfer of a small zone that never ends")
             }
+            continue
+        }
+        if response.rateLimit == .dropped {
+            precondition(
+                transport == .udp && response.bytes.isEmpty, "a dropped answer with bytes, or over TCP")
             continue
         }
         checkMessage(response.bytes, id: id)
