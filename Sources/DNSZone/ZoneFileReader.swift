@@ -159,6 +159,12 @@ public struct ZoneFileReader {
             error(SourceLocation(file: path, line: entry.line), "type or class number is larger than 65535")
             return
         }
+        // TYPE 0 is reserved (RFC 6895 §3.1); libldns also makes it of a line that names no
+        // type at all.
+        guard type != 0 else {
+            error(SourceLocation(file: path, line: entry.line), "record type 0 is reserved")
+            return
+        }
         let added = rdataScratch.withUnsafeBytes { rdata in
             records.append(
                 owner: owner, type: RecordType(rawValue: type), rrClass: DNSClass(rawValue: rrClass),

@@ -35,11 +35,14 @@ public enum ZoneFileWriter {
             appendWord(&wire, UInt16(ttl & 0xFFFF))
             appendWord(&wire, UInt16(rdata.count))
             wire.append(contentsOf: rdata)
-            guard let text = presentation(of: wire) else {
+            // The owner in our own presentation: libldns leaves `"` and `(` unescaped in owner
+            // names, which no zone file reader takes back (RFC 1035 §5.1).
+            guard let text = presentation(of: wire), let tab = text.firstIndex(of: "\t") else {
                 failed = true
                 return
             }
-            failed = fputs(text, file) < 0
+            let ownerText = DomainName(trustedWire: Array(owner)).description
+            failed = fputs(ownerText + text[tab...], file) < 0
         }
         failed = fflush(file) != 0 || failed
         failed = fsync(fileno(file)) != 0 || failed

@@ -258,6 +258,28 @@ struct ZoneLoadingTests {
         #expect(error.errors.contains { $0.message.contains("nested more than") })
     }
 
+    @Test("a record of type 0, or a line that names no type, is an error at its line (RFC 6895 §3.1)")
+    func typeZeroIsReserved() throws {
+        let zones = TemporaryZones()
+        for record in ["zero TYPE0 \\# 0", "_\"x=spf1 -all\""] {
+            let error = try #require(zones.load("example.com.", zoneText([record])).failure)
+            #expect(error.errors.map(\.message) == ["record type 0 is reserved"])
+            #expect(error.errors.first?.location.line == zoneHeader.count + 1)
+        }
+    }
+
+    @Test("a stored copy loads back with the same records, owners with quotes and parentheses too")
+    func storedCopyLoadsBack() throws {
+        let zones = TemporaryZones()
+        let text = zoneText(["q\\\"uote A 192.0.2.7", "p\\(ar\\) TXT \"x\"", "semi\\;colon A 192.0.2.8"])
+        let zone = try #require(zones.load("example.com.", text).success).zone
+        let path = zones.directory + "/copy.zone"
+        try ZoneFileWriter.write(zone, to: path, comment: "test copy")
+        let copy = try #require(ZoneLoader.load(path: path, origin: DomainName("example.com.")!).success).zone
+        #expect(Set(copy.allRecords()) == Set(zone.allRecords()))
+        #expect(zone.allRecords().contains { $0.owner.description == "q\\\"uote.example.com." })
+    }
+
     @Test(
         "TYPE and CLASS numbers above 65535 are errors at their line, not a trap (Fuzz/regressions/zonefile)",
         arguments: ["big TYPE70000 \\# 1 00", "big CLASS70000 A 192.0.2.1", "big TYPE65404010101 \\# 0"])
