@@ -37,12 +37,13 @@ public enum ZoneFileWriter {
             wire.append(contentsOf: rdata)
             // The owner in our own presentation: libldns leaves `"` and `(` unescaped in owner
             // names, which no zone file reader takes back (RFC 1035 §5.1).
-            guard let text = presentation(of: wire), let tab = text.firstIndex(of: "\t") else {
+            let ownerText = DomainName(trustedWire: Array(owner)).description
+            guard let line = presentation(of: wire, owner: ownerText, type: type, ttl: ttl, rdata: rdata)
+            else {
                 failed = true
                 return
             }
-            let ownerText = DomainName(trustedWire: Array(owner)).description
-            failed = fputs(ownerText + text[tab...], file) < 0
+            failed = fputs(line, file) < 0
         }
         failed = fflush(file) != 0 || failed
         failed = fsync(fileno(file)) != 0 || failed
@@ -63,19 +64,40 @@ public enum ZoneFileWriter {
         bytes.append(UInt8(value & 0xFF))
     }
 
-    /// One record in presentation format with its newline, from uncompressed wire format.
-    private static func presentation(of wire: [UInt8]) -> String? {
-        wire.withUnsafeBufferPointer { bytes -> String? in
+    /// One record in presentation format with its newline, from uncompressed wire format: the
+    /// type's own presentation from libldns when reading it back gives the same record, else the
+    /// generic form of RFC 3597 §5 (`TYPE65 \\# 4 0A000001`), so that data a primary sent that
+    /// the type's text form cannot carry (trailing octets, say) is stored exactly.
+    private static func presentation(
+        of wire: [UInt8], owner: String, type: RecordType, ttl: UInt32, rdata: UnsafeRawBufferPointer
+    ) -> String? {
+        let generic =
+            "\(owner)\t\(ttl)\tIN\tTYPE\(type.rawValue)\t\\# \(rdata.count)"
+            + (rdata.isEmpty ? "" : " " + rdata.map { hexDigits($0) }.joined()) + "\n"
+        return wire.withUnsafeBufferPointer { bytes -> String? in
             var rr: UnsafeMutablePointer<ldns_rr>? = nil
             var position = 0
             guard
                 ldns_wire2rr(&rr, bytes.baseAddress, bytes.count, &position, LDNS_SECTION_ANSWER)
                     == LDNS_STATUS_OK, let rr
-            else { return nil }
+            else { return generic }
             defer { ldns_rr_free(rr) }
             guard let text = ldns_rr2str(rr) else { return nil }
             defer { free(text) }
-            return String(cString: text)
+            let typed = String(cString: text)
+            guard let tab = typed.firstIndex(of: "\t") else { return generic }
+            let line = owner + typed[tab...]
+            var back: UnsafeMutablePointer<ldns_rr>? = nil
+            guard ldns_rr_new_frm_str(&back, line, ttl, nil, nil) == LDNS_STATUS_OK, let back else {
+                return generic
+            }
+            defer { ldns_rr_free(back) }
+            return ldns_rr_compare(rr, back) == 0 ? line : generic
         }
+    }
+
+    private static func hexDigits(_ byte: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
     }
 }
