@@ -589,6 +589,22 @@ class Anydns(Server):
 # dnsperf
 
 
+def dnsperf_totals(text):
+    """The figures of dnsperf's closing statistics: sent, answered, lost (None when dnsperf did
+    not say), queries per second, reconnections and the count of each response code."""
+    def number(label):
+        match = re.search(rf"{label}:\s+([\d.]+)", text)
+        return float(match.group(1)) if match else None
+
+    codes_line = re.search(r"Response codes:(.*)", text)
+    codes = {code: int(count) for code, count in re.findall(r"([A-Z]+) (\d+) \(", codes_line.group(1))} \
+        if codes_line else {}
+    lost = number("Queries lost")
+    return {"sent": int(number("Queries sent") or 0), "answered": int(number("Queries completed") or 0),
+            "lost": None if lost is None else int(lost), "qps": number("Queries per second") or 0.0,
+            "reconnections": int(number("Reconnections") or 0), "rcodes": codes}
+
+
 class Dnsperf:
     """One dnsperf run on CPU 1; its CPU use comes from wait4's rusage."""
 
@@ -643,24 +659,17 @@ class Dnsperf:
                 else:
                     summary.append(line)
         text = "".join(summary)
-
-        def number(label):
-            match = re.search(rf"{label}:\s+([\d.]+)", text)
-            return float(match.group(1)) if match else None
-
-        codes_line = re.search(r"Response codes:(.*)", text)
-        codes = {code: int(count) for code, count in re.findall(r"([A-Z]+) (\d+) \(", codes_line.group(1))} \
-            if codes_line else {}
+        totals = dnsperf_totals(text)
         max_match = re.search(r"Average Latency \(s\):.*max ([\d.]+)", text)
         latencies.sort()
         cpu = self.rusage.ru_utime + self.rusage.ru_stime
         return {
-            "sent": int(number("Queries sent") or 0),
-            "answered": int(number("Queries completed") or 0),
-            "lost": int(number("Queries lost") or 0),
-            "qps": number("Queries per second") or 0.0,
-            "rcodes": codes,
-            "reconnections": int(number("Reconnections") or 0),
+            "sent": totals["sent"],
+            "answered": totals["answered"],
+            "lost": totals["lost"] or 0,
+            "qps": totals["qps"],
+            "rcodes": totals["rcodes"],
+            "reconnections": totals["reconnections"],
             "avg_latency_ms": 1000 * sum(latencies) / len(latencies) if latencies else None,
             "p99_latency_ms": 1000 * percentile(latencies, 0.99) if latencies else None,
             "max_latency_ms": 1000 * float(max_match.group(1)) if max_match else None,

@@ -58,7 +58,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import build_query, encode_name, free_port, log, served_serial  # noqa: E402  (shared helpers)
+from bench import build_query, dnsperf_totals, encode_name, free_port, log, served_serial  # noqa: E402  (shared helpers)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN_ZONE = os.path.join(REPO, "Benchmarks", "gen_zone.py")
@@ -435,18 +435,7 @@ class Dnsperf:
         return self.summary()
 
     def summary(self):
-        text = "".join(self.lines)
-
-        def number(label):
-            match = re.search(rf"{label}:\s+([\d.]+)", text)
-            return float(match.group(1)) if match else None
-
-        codes_line = re.search(r"Response codes:(.*)", text)
-        codes = {code: int(count) for code, count in re.findall(r"([A-Z]+) (\d+) \(", codes_line.group(1))} \
-            if codes_line else {}
-        return {"sent": int(number("Queries sent") or 0), "answered": int(number("Queries completed") or 0),
-                "lost": None if number("Queries lost") is None else int(number("Queries lost")),
-                "qps": number("Queries per second") or 0.0, "rcodes": codes, "status": self.proc.returncode}
+        return {**dnsperf_totals("".join(self.lines)), "status": self.proc.returncode}
 
 
 # ---------------------------------------------------------------------------------------------
