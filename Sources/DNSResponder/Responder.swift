@@ -199,7 +199,7 @@ public struct Responder: Sendable {
         // 512 without EDNS; 65,535 over TCP. Room for our OPT and TSIG is kept aside.
         var limit: Int
         var optLength = 0
-        let nsid =
+        var nsid =
             identity.nsidEnabled && query.edns?.nsidRequested == true ? identity.identity.utf8.count : -1
         let expire = query.edns?.expireRequested == true
         // RFC 7873 §5.2: a client cookie always gets a server cookie back; a valid server cookie
@@ -229,6 +229,14 @@ public struct Responder: Sendable {
             limit = transport == .tcp ? ResponseScratch.messageCapacity : ResponderLimits.classicUDPSize
         }
         let tsigLength = signer?.recordLength ?? 0
+        // The header and question must fit beside the OPT and the TSIG. A long identity gives up
+        // its NSID (an option the client only asked for); past that (a long key name and a long
+        // question in 512 octets), the limit grows to what the closing needs rather than trap.
+        if nsid >= 0 && limit - optLength - tsigLength < query.questionEnd {
+            optLength -= 4 + nsid
+            nsid = -1
+        }
+        limit = max(limit, query.questionEnd + optLength + tsigLength)
         var writer = MessageWriter(scratch: scratch.response, limit: limit - optLength - tsigLength)
         var section = SectionWriter(
             query: query, packet: packet, transport: transport, zones: zones, scratch: scratch,

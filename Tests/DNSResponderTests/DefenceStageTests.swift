@@ -320,3 +320,42 @@ struct ConformanceStageTests {
         #expect(outside.rcode == .noError)
     }
 }
+
+@Suite("Room for the closing: OPT options and TSIG never overflow the message")
+struct ClosingRoomTests {
+    @Test("an identity too long for the client's 512 octets answers without NSID instead of trapping")
+    func longIdentityDropsNSID() throws {
+        let files = TemporaryZones()
+        let zone = try files.load("example.test.", firstZone).get().zone
+        let responder = Responder(identity: ServerIdentity(identity: String(repeating: "s", count: 300)))
+        let scratch = ResponderScratch()
+        // A question of 252 octets, EDNS payload 512, NSID and a cookie asked for.
+        let longName =
+            (0..<3).map { _ in String(repeating: "a", count: 60) }.joined(separator: ".") + "."
+            + String(repeating: "b", count: 50) + ".example.test."
+        let query = QueryBuilder(longName, .a).withEDNS(
+            payload: 512, options: [0, 3, 0, 0, 0, 10, 0, 8] + clientCookie)
+        let bytes = try #require(
+            query.bytes.withUnsafeBytes { packet in
+                responder.respond(
+                    to: packet,
+                    context: QueryContext(transport: .udp, client: IPAddress("192.0.2.1")!, now: 1),
+                    zones: ZoneSet([zone]), scratch: scratch
+                ).map { Array($0.bytes) }
+            })
+        #expect(bytes.count <= 512)
+        let reply = try #require(ParsedMessage(bytes))
+        #expect(reply.rcode == .nxDomain)
+        #expect(options(reply)[EDNSOptionCode.nsid] == nil)
+        #expect(options(reply)[EDNSOptionCode.cookie]?.count == 24)
+        // With room, NSID is given.
+        let short = QueryBuilder("www.example.test.", .a).withEDNS(payload: 1232, options: [0, 3, 0, 0])
+        let answered = try #require(
+            short.bytes.withUnsafeBytes { packet in
+                responder.respond(to: packet, transport: .udp, zones: ZoneSet([zone]), scratch: scratch).map {
+                    ParsedMessage(Array($0.bytes))
+                }
+            })
+        #expect(options(try #require(answered))[EDNSOptionCode.nsid]?.count == 300)
+    }
+}
