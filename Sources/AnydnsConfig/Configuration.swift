@@ -556,7 +556,10 @@ extension NodeReader {
             ] {
                 guard let value = fields[key] else { continue }
                 let text = try string(value, at: "cookies.\(key)")
-                guard text.utf8.count == 32, text.allSatisfy(\.isHexDigit) else {
+                let isHex = text.utf8.allSatisfy {
+                    (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0)
+                }
+                guard text.utf8.count == 32, isHex else {
                     throw fail(
                         "cookies.\(key)",
                         "expected 16 octets as 32 hexadecimal digits, got \(text.utf8.count) characters")

@@ -30,14 +30,19 @@ public final class LoadMeter: @unchecked Sendable {
         let second = now & 0xFFFF_FFFF
         while true {
             let word = anydns_atomic_load(current)
+            let stored = word >> 32
+            // A worker that read the clock just before another moved on to the next second counts
+            // into the newer second rather than taking the meter back (RFC 1982 comparison).
+            let behind = word != 0 && Int32(bitPattern: UInt32(truncatingIfNeeded: second &- stored)) < 0
+            let counting = stored == second || behind ? stored : second
             let counted: UInt64
-            if word >> 32 == second {
+            if counting == stored {
                 counted = min((word & 0xFFFF_FFFF) + UInt64(queries), 0xFFFF_FFFF)
             } else {
                 counted = UInt64(queries)
             }
-            guard anydns_atomic_compare_exchange(current, word, second << 32 | counted) else { continue }
-            if word >> 32 != second {
+            guard anydns_atomic_compare_exchange(current, word, counting << 32 | counted) else { continue }
+            if counting != stored {
                 // The first batch of a new second: the count just closed was the last second's
                 // rate, or zero if seconds passed without queries.
                 anydns_atomic_store(previous, word >> 32 == second &- 1 ? word & 0xFFFF_FFFF : 0)

@@ -19,6 +19,9 @@ public enum ResponseClass: UInt8, Sendable, CaseIterable, CustomStringConvertibl
     /// REFUSED, SERVFAIL, FORMERR, NOTIMP and the like: one bucket per client prefix.
     case error
 
+    /// How many classes there are (without building ``allCases``, which allocates).
+    public static let count = 6
+
     public var description: String {
         switch self {
         case .positive: "positive"
@@ -68,9 +71,9 @@ public struct RateLimitSettings: Sendable, Equatable {
 public enum RateLimitCount: Sendable, Equatable {
     /// Within the rate.
     case within
-    /// Over the rate; `first` when it is the first response over the rate in this second for
-    /// its bucket (when a client starts being limited, worth one log line).
-    case over(first: Bool)
+    /// Over the rate: the `excess`-th response over it in this second for its bucket. The
+    /// first (excess 1) is when a client starts being limited, worth one log line.
+    case over(excess: UInt64)
 }
 
 /// The response rate limiting table: a fixed array of buckets shared by every UDP worker,
@@ -127,14 +130,23 @@ public final class RateLimiter: @unchecked Sendable {
         exempt.deallocate()
     }
 
-    /// Whether the `sequence`-th limited response of a worker is sent truncated: every
-    /// ``RateLimitSettings/slip``-th is, the others are dropped.
-    public func slips(_ sequence: UInt64) -> Bool {
-        slip > 0 && sequence % slip == 0
+    /// Whether the `excess`-th limited response of a bucket in a second is sent truncated: every
+    /// ``RateLimitSettings/slip``-th is, the others are dropped. Counted per bucket, so every
+    /// limited client gets its share of truncated answers, whoever else is limited meanwhile.
+    public func slips(_ excess: UInt64) -> Bool {
+        slip > 0 && excess % slip == 0
     }
 
     /// Buckets in the table.
     public var bucketCount: Int { groupMask + Self.groupSize }
+
+    /// The client's prefix, as buckets count it (`ipv4-prefix`, `ipv6-prefix`).
+    public func prefix(of client: IPAddress) -> IPAddress {
+        switch client {
+        case .v4: AddressPrefix(address: client, length: ipv4PrefixLength)!.address
+        case .v6: AddressPrefix(address: client, length: ipv6PrefixLength)!.address
+        }
+    }
 
     /// Whether `client` is on the exempt list.
     public func isExempt(_ client: IPAddress) -> Bool {
@@ -179,7 +191,7 @@ public final class RateLimiter: @unchecked Sendable {
     }
 
     private func verdict(_ counted: UInt64) -> RateLimitCount {
-        counted > rate ? .over(first: counted == rate + 1) : .within
+        counted > rate ? .over(excess: counted - rate) : .within
     }
 
     /// SipHash-2-4 of prefix (16 octets, IPv4 in the first 4) | class | name.
@@ -187,15 +199,11 @@ public final class RateLimiter: @unchecked Sendable {
         client: IPAddress, responseClass: ResponseClass, name: UnsafeRawBufferPointer,
         scratch: UnsafeMutableRawBufferPointer
     ) -> UInt64 {
-        let prefix: IPAddress
-        switch client {
-        case .v4: prefix = AddressPrefix(address: client, length: ipv4PrefixLength)!.address
-        case .v6: prefix = AddressPrefix(address: client, length: ipv6PrefixLength)!.address
-        }
         scratch.storeBytes(of: 0, toByteOffset: 0, as: UInt64.self)
         scratch.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
-        _ = prefix.writeNetworkOrder(into: scratch)
-        scratch[16] = responseClass.rawValue
+        let addressLength = prefix(of: client).writeNetworkOrder(into: scratch)
+        // The family goes with the class, so an IPv4 prefix never shares an IPv6 one's buckets.
+        scratch[16] = responseClass.rawValue | (addressLength == 16 ? 0x80 : 0)
         let nameLength = min(name.count, 255)
         UnsafeMutableRawBufferPointer(rebasing: scratch[17..<(17 + nameLength)]).copyMemory(
             from: UnsafeRawBufferPointer(rebasing: name[0..<nameLength]))

@@ -111,8 +111,8 @@ public enum FollowUp: Sendable {
     /// (at most once a minute per client and zone).
     case refused(origin: DomainName, client: IPAddress, request: String)
     /// A client prefix went over the rate for a response class (the first response over it in a
-    /// second); the operations layer logs it, at most once a minute per client and class.
-    case rateLimited(client: IPAddress, responseClass: ResponseClass, action: RateLimitAction)
+    /// second); the operations layer logs it, at most once a minute per prefix and class.
+    case rateLimited(prefix: IPAddress, responseClass: ResponseClass, action: RateLimitAction)
 }
 
 /// An allowed AXFR or IXFR over TCP, with everything the transfer producer needs to write it.

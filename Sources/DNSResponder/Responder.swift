@@ -66,28 +66,10 @@ public struct Responder: Sendable {
         case .drop:
             return nil
         case .reject(let rcode, let header, let questionEnd, _):
-            var response = errorResponse(
-                rcode, header: header, packet: packet, questionEnd: questionEnd, scratch: scratch)
-            // Malformed floods are rate limited too, all in the client prefix's error bucket.
-            if let (action, first) = Self.rootName.withUnsafeBytes({
-                rateLimit(.error, name: $0, context: context, scratch: scratch)
-            }) {
-                response.rateLimit = action
-                if first {
-                    response.followUp = .rateLimited(
-                        client: context.client, responseClass: .error, action: action)
-                }
-                switch action {
-                case .dropped:
-                    response.bytes = UnsafeRawBufferPointer(start: response.bytes.baseAddress, count: 0)
-                case .slipped:
-                    let bytes = UnsafeMutableRawBufferPointer(mutating: response.bytes)
-                    bytes[2] |= UInt8(DNSHeader.Flag.tc >> 8)
-                    response.truncated = true
-                case .logged: break
-                }
-            }
-            return response
+            return limitingError(
+                errorResponse(
+                    rcode, header: header, packet: packet, questionEnd: questionEnd, scratch: scratch),
+                context: context, scratch: scratch)
         case .query(let query):
             var signer: TSIGSigner? = nil
             var verifiedKey: DomainName? = nil
@@ -99,13 +81,17 @@ public struct Responder: Sendable {
                     signer = TSIGSigner(key: key, requestMAC: record.mac)
                     verifiedKey = key.name
                 case .rejected(let error, let key, let record):
-                    return tsigErrorResponse(
-                        query, packet: packet, error: error, key: key, record: record, context: context,
-                        scratch: scratch)
+                    return limitingError(
+                        tsigErrorResponse(
+                            query, packet: packet, error: error, key: key, record: record, context: context,
+                            scratch: scratch),
+                        context: context, scratch: scratch)
                 case .malformed, .unsigned:
-                    return errorResponse(
-                        .formErr, header: query.header, packet: packet, questionEnd: query.questionEnd,
-                        scratch: scratch)
+                    return limitingError(
+                        errorResponse(
+                            .formErr, header: query.header, packet: packet, questionEnd: query.questionEnd,
+                            scratch: scratch),
+                        context: context, scratch: scratch)
                 }
             }
             return answer(
@@ -172,6 +158,33 @@ public struct Responder: Sendable {
     /// The root name, the key of the error class (one bucket per client prefix).
     private static let rootName: [UInt8] = [0]
 
+    /// Rate limits an error made before the sections (FORMERR, NOTIMP, TSIG errors) in the client
+    /// prefix's error bucket: malformed floods are limited too. A slipped one gets TC=1.
+    private func limitingError(_ response: Response, context: QueryContext, scratch: ResponderScratch)
+        -> Response
+    {
+        guard
+            let (action, first) = Self.rootName.withUnsafeBytes({
+                rateLimit(.error, name: $0, context: context, scratch: scratch)
+            })
+        else { return response }
+        var limited = response
+        limited.rateLimit = action
+        if first {
+            limited.followUp = .rateLimited(
+                prefix: defenses.rateLimiter!.prefix(of: context.client), responseClass: .error,
+                action: action)
+        }
+        switch action {
+        case .dropped: limited.bytes = UnsafeRawBufferPointer(start: response.bytes.baseAddress, count: 0)
+        case .slipped:
+            UnsafeMutableRawBufferPointer(mutating: response.bytes)[2] |= UInt8(DNSHeader.Flag.tc >> 8)
+            limited.truncated = true
+        case .logged: break
+        }
+        return limited
+    }
+
     /// The rate limiting stage, after the answer (UDP only; TCP is never limited): counts the
     /// response and says what to do with it when the client's prefix is over the rate, and
     /// whether it is the first response over it this second.
@@ -181,13 +194,12 @@ public struct Responder: Sendable {
     ) -> (RateLimitAction, first: Bool)? {
         guard context.transport == .udp, let limiter = defenses.rateLimiter,
             !limiter.isExempt(context.client),
-            case .over(let first) = limiter.count(
+            case .over(let excess) = limiter.count(
                 client: context.client, responseClass: responseClass, name: name, now: context.now,
                 scratch: scratch.rateKey)
         else { return nil }
-        if limiter.logOnly { return (.logged, first) }
-        scratch.limitedCount &+= 1
-        return (limiter.slips(scratch.limitedCount) ? .slipped : .dropped, first)
+        if limiter.logOnly { return (.logged, excess == 1) }
+        return (limiter.slips(excess) ? .slipped : .dropped, excess == 1)
     }
 
     private func answer(
@@ -268,26 +280,30 @@ public struct Responder: Sendable {
             }
         } else {
             section.resolve(identity: identity)
-            if section.accountsRate,
-                let (action, first) = rateLimit(
-                    section.responseClass,
-                    name: UnsafeRawBufferPointer(rebasing: scratch.rateName[0..<section.rateNameLength]),
-                    context: context, scratch: scratch)
-            {
-                rateAction = action
-                if first {
-                    followUp = .rateLimited(
-                        client: context.client, responseClass: section.responseClass, action: action)
-                }
-                switch action {
-                case .dropped:
-                    return Response(
-                        bytes: UnsafeRawBufferPointer(start: scratch.response.message.baseAddress, count: 0),
-                        rcode: section.rcode, truncated: false, queryType: query.type, followUp: followUp,
-                        rateLimit: .dropped, responseClass: section.responseClass, cookie: cookieState)
-                case .slipped: section.truncateForRateLimit()
-                case .logged: break
-                }
+        }
+        // Every UDP answer is accounted, BADCOOKIE, BADVERS and refused NOTIFYs too (in the error
+        // bucket): none of them may be reflected at a spoofed address without limit.
+        if section.accountsRate,
+            let (action, first) = rateLimit(
+                section.responseClass,
+                name: UnsafeRawBufferPointer(rebasing: scratch.rateName[0..<section.rateNameLength]),
+                context: context, scratch: scratch)
+        {
+            rateAction = action
+            if first && followUp == nil {
+                followUp = .rateLimited(
+                    prefix: defenses.rateLimiter!.prefix(of: context.client),
+                    responseClass: section.responseClass,
+                    action: action)
+            }
+            switch action {
+            case .dropped:
+                return Response(
+                    bytes: UnsafeRawBufferPointer(start: scratch.response.message.baseAddress, count: 0),
+                    rcode: section.rcode, truncated: false, queryType: query.type, followUp: followUp,
+                    rateLimit: .dropped, responseClass: section.responseClass, cookie: cookieState)
+            case .slipped: section.truncateForRateLimit()
+            case .logged: break
             }
         }
         writer = section.writer

@@ -27,8 +27,6 @@ public final class ResponderScratch: @unchecked Sendable {
     /// The name a response is accounted under by rate limiting, and room for its hashed key.
     let rateName = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     let rateKey = UnsafeMutableRawBufferPointer.allocate(byteCount: RateLimiter.keyCapacity, alignment: 8)
-    /// Responses this worker found over the rate; every `slip`-th is sent truncated.
-    var limitedCount: UInt64 = 0
 
     public init() {}
 

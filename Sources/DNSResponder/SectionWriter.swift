@@ -116,12 +116,22 @@ struct SectionWriter {
         rateNameLength = length
     }
 
+    /// Accounts an error: one bucket per client prefix, keyed on the root.
+    private mutating func accountError() {
+        responseClass = .error
+        if accountsRate { scratch.rateName[0] = 0 }
+        rateNameLength = 1
+    }
+
     /// Accounts the first step of an answer under the class NSD and Knot DNS give it.
     private mutating func account(_ result: LookupResult, name: NameView, zone: Zone) {
         switch result {
         case .answer(let node, _, true), .cname(let node, _, true), .any(let node, true):
             zone.withName(of: node) { account(.wildcard, name: $0) }
-        case .answer, .cname, .any, .dname:
+        case .dname(let node, _):
+            // Keyed on the DNAME owner, like a wildcard: random names below it share a bucket.
+            zone.withName(of: node) { account(.wildcard, name: $0) }
+        case .answer, .cname, .any:
             account(.positive, name: name.bytes)
         case .noData:
             zone.withName(of: zone.apex) { account(.noData, name: $0) }
@@ -392,7 +402,10 @@ struct SectionWriter {
         } else {
             text = nil
         }
-        guard var text else { return finishEmpty(rcode: .refused, authoritative: false) }
+        guard var text else {
+            accountError()
+            return finishEmpty(rcode: .refused, authoritative: false)
+        }
         if query.type == .txt || query.type == .any {
             let fitted = text.withUTF8 { writeChaosTXT(owner: name.bytes, text: UnsafeRawBufferPointer($0)) }
             if fitted { counts.answer = 1 } else { truncate() }

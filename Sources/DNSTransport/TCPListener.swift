@@ -102,14 +102,15 @@ final class TCPListener: @unchecked Sendable {
                 context.observer?.tcpConnectionRefused(client: peerAddress, perClient: false)
                 continue
             }
-            // One client (one address) never holds more than its share (RFC 7766 §6.2.2).
-            let open = connectionsPerClient[peerAddress, default: 0]
+            // One client never holds more than its share (RFC 7766 §6.2.2).
+            let clientKey = Self.clientKey(peerAddress)
+            let open = connectionsPerClient[clientKey, default: 0]
             guard open < context.limits.maxTCPConnectionsPerClient else {
                 close(clientFD)
                 context.observer?.tcpConnectionRefused(client: peerAddress, perClient: true)
                 continue
             }
-            connectionsPerClient[peerAddress] = open + 1
+            connectionsPerClient[clientKey] = open + 1
             let connection = TCPConnection(fd: clientFD, peer: peerAddress, listener: self, queue: queue)
             connections[clientFD] = connection
             connection.start()
@@ -118,8 +119,16 @@ final class TCPListener: @unchecked Sendable {
 
     fileprivate func forget(_ fd: Int32, peer: IPAddress) {
         guard connections.removeValue(forKey: fd) != nil else { return }
-        let open = connectionsPerClient[peer, default: 1] - 1
-        connectionsPerClient[peer] = open > 0 ? open : nil
+        let client = Self.clientKey(peer)
+        let open = connectionsPerClient[client, default: 1] - 1
+        connectionsPerClient[client] = open > 0 ? open : nil
+    }
+
+    /// Who counts as one client for the per-client cap: an IPv4 address, or an IPv6 /64 (one
+    /// host usually has a whole /64 to pick addresses from, RFC 4291 §2.5.1).
+    private static func clientKey(_ peer: IPAddress) -> IPAddress {
+        guard case .v6 = peer else { return peer }
+        return AddressPrefix(address: peer, length: 64)!.address
     }
 
     private func closeIdle() {

@@ -195,7 +195,7 @@ public final class DNSMetrics: QueryObserver, Sendable {
     /// Counts a response rate limiting acted on.
     public func rateLimited(_ action: RateLimitAction, responseClass: ResponseClass) {
         let actionIndex = Self.rateLimitActions.firstIndex { $0.0 == action }!
-        rateLimited[actionIndex * ResponseClass.allCases.count + Int(responseClass.rawValue) - 1].increment()
+        rateLimited[actionIndex * ResponseClass.count + Int(responseClass.rawValue) - 1].increment()
     }
 
     /// Counts a TCP connection closed at once because a cap was reached.

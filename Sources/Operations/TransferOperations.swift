@@ -16,6 +16,7 @@ public final class ServingObserver: QueryObserver, Sendable {
     let logger: Logger
     let zoneService: ZoneService?
     private let refusalLog = RefusalLog(interval: 60)
+    private let rateLimitLog = RateLimitLog()
 
     public init(metrics: DNSMetrics, zoneService: ZoneService?, logger: Logger) {
         self.metrics = metrics
@@ -37,14 +38,14 @@ public final class ServingObserver: QueryObserver, Sendable {
                     "\(request) refused by the zone's access list",
                     metadata: ["zone": "\(origin)", "client": "\(client)"])
             }
-        case .rateLimited(let client, let responseClass, let action):
-            // Once a minute per client and class: a flood must not become a flood of log lines.
-            if refusalLog.shouldLog("\(client) \(responseClass)", now: UInt64(time(nil))) {
+        case .rateLimited(let prefix, let responseClass, let action):
+            // A flood must not become a flood of log lines (see RateLimitLog).
+            if rateLimitLog.shouldLog("\(prefix) \(responseClass)", now: UInt64(time(nil))) {
                 logger.notice(
                     action == .logged
                         ? "client over the response rate (log-only: answered)"
                         : "client over the response rate: limited",
-                    metadata: ["client": "\(client)", "class": "\(responseClass)"])
+                    metadata: ["prefix": "\(prefix)", "class": "\(responseClass)"])
             }
         case .transfer:
             break
@@ -89,6 +90,25 @@ final class RefusalLog: Sendable {
             table[key] = now
             return true
         }
+    }
+}
+
+/// When to log that a client prefix went over the response rate: once a minute per prefix and
+/// class, and at most ``linesPerSecond`` lines a second in all, so a spoofed flood from many
+/// prefixes costs a few log lines, not one per prefix.
+final class RateLimitLog: Sendable {
+    static let linesPerSecond = 10
+    private let perKey = RefusalLog(interval: 60)
+    private let budget: Mutex<(second: UInt64, lines: Int)> = Mutex((0, 0))
+
+    func shouldLog(_ key: String, now: UInt64) -> Bool {
+        let allowed = budget.withLock { budget in
+            if budget.second != now { budget = (now, 0) }
+            guard budget.lines < Self.linesPerSecond else { return false }
+            budget.lines += 1
+            return true
+        }
+        return allowed && perKey.shouldLog(key, now: now)
     }
 }
 

@@ -17,6 +17,7 @@ private let firstZone = """
     across   CNAME hop.other.test.
     back     CNAME across
     outside  CNAME www.elsewhere.example.
+    dn       DNAME other.test.
     """
 
 private let secondZone = """
@@ -244,6 +245,47 @@ struct RateLimitStageTests {
         #expect(harness.respond(query("www.example.test."))?.0.rateLimit == nil)
         #expect(harness.respond(query("www.example.test.", .aaaa))?.0.responseClass == .noData)
         #expect(harness.respond(query("nowhere.invalid."))?.0.responseClass == .error)
+    }
+
+    @Test("two limited clients taking turns both get truncated answers: slip counts per bucket")
+    func slipPerBucket() throws {
+        let harness = try Self.limited(RateLimitSettings(responsesPerSecond: 1, slip: 2))
+        var actions: [String: [RateLimitAction?]] = ["192.0.2.1": [], "198.51.100.1": []]
+        for _ in 0..<5 {
+            for client in ["192.0.2.1", "198.51.100.1"] {
+                actions[client]!.append(
+                    harness.respond(query("www.example.test."), client: client)?.0.rateLimit)
+            }
+        }
+        for (_, seen) in actions { #expect(seen == [nil, .dropped, .slipped, .dropped, .slipped]) }
+    }
+
+    @Test("BADCOOKIE under load is rate limited too: it must not be reflected without limit")
+    func badCookieIsLimited() throws {
+        let harness = try Harness(
+            defenses: Defenses(
+                cookies: ServerCookies(secret: secret), requireCookiesUnderLoad: true,
+                rateLimiter: RateLimiter(settings: RateLimitSettings(responsesPerSecond: 2, slip: 0))))
+        let answered = (0..<4).map { _ in
+            harness.respond(query("www.example.test.", cookie: clientCookie), underLoad: true)?.0
+        }
+        #expect(answered.map { $0?.rcode } == [.badCookie, .badCookie, .badCookie, .badCookie])
+        #expect(answered.map { $0?.rateLimit } == [nil, nil, .dropped, .dropped])
+        #expect(answered.map { $0?.responseClass } == [.error, .error, .error, .error])
+    }
+
+    @Test(
+        "names synthesized below a DNAME share the DNAME owner's bucket; refused CHAOS names the error bucket"
+    )
+    func dnameAndChaosClasses() throws {
+        let harness = try Self.limited(RateLimitSettings(responsesPerSecond: 2, slip: 0))
+        var chaos = QueryBuilder("random.server.", .txt)
+        chaos.qclass = .chaos
+        #expect(harness.respond(chaos)?.0.responseClass == .error)
+        #expect(harness.respond(query("id.server.", .txt))?.0.responseClass == .error)  // class IN: REFUSED
+        let below = (0..<3).map { harness.respond(query("random\($0).dn.example.test."))?.0 }
+        #expect(below.map { $0?.responseClass } == [.wildcard, .wildcard, .wildcard])
+        #expect(below.map { $0?.rateLimit } == [nil, nil, .dropped])
     }
 
     @Test("a flood of malformed queries is limited in the error class")
