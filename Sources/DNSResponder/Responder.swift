@@ -65,6 +65,11 @@ public struct Responder: Sendable {
         switch checkQuery(packet, nameBuffer: scratch.queryName) {
         case .drop:
             return nil
+        case .cookieRequest(let header, let edns):
+            return limitingError(
+                cookieResponse(
+                    header: header, edns: edns, packet: packet, context: context, scratch: scratch),
+                context: context, scratch: scratch)
         case .reject(let rcode, let header, let questionEnd, _):
             return limitingError(
                 errorResponse(
@@ -330,19 +335,8 @@ public struct Responder: Sendable {
                 try! writer.append(seconds)
             }
             if let cookie {
-                // RFC 7873 §5.2: the client cookie, then a fresh server cookie (RFC 9018 §4).
-                try! writer.append(EDNSOptionCode.cookie)
-                try! writer.append(UInt16(ServerCookies.optionLength))
-                let clientCookie = UnsafeRawBufferPointer(
-                    rebasing: packet[cookie.lowerBound..<(cookie.lowerBound + 8)])
-                try! writer.append(clientCookie)
-                withUnsafeTemporaryAllocation(byteCount: ServerCookies.serverCookieLength, alignment: 8) {
-                    serverCookie in
-                    defenses.cookies.writeServerCookie(
-                        clientCookie: clientCookie, client: context.client, now: context.now,
-                        into: serverCookie)
-                    try! writer.append(UnsafeRawBufferPointer(serverCookie))
-                }
+                // Cannot overflow: its 28 octets were kept aside with the OPT.
+                try! appendCookie(&writer, packet: packet, cookie: cookie, context: context)
             }
             if keepalive != nil {
                 // RFC 7828 §3.1: our idle timeout, in units of 100 ms.
@@ -368,6 +362,55 @@ public struct Responder: Sendable {
             bytes: writer.bytes, rcode: section.rcode, truncated: section.truncated, queryType: query.type,
             followUp: followUp, rateLimit: rateAction, responseClass: section.responseClass,
             cookie: cookieState)
+    }
+
+    /// The COOKIE option of an answer (RFC 7873 §5.2): the client cookie, then a fresh server
+    /// cookie (RFC 9018 §4).
+    private func appendCookie(
+        _ writer: inout MessageWriter, packet: UnsafeRawBufferPointer, cookie: Range<Int>,
+        context: QueryContext
+    ) throws(WriteOverflow) {
+        try writer.append(EDNSOptionCode.cookie)
+        try writer.append(UInt16(ServerCookies.optionLength))
+        let clientCookie = UnsafeRawBufferPointer(
+            rebasing: packet[cookie.lowerBound..<(cookie.lowerBound + 8)])
+        try writer.append(clientCookie)
+        try withUnsafeTemporaryAllocation(byteCount: ServerCookies.serverCookieLength, alignment: 8) {
+            (serverCookie) throws(WriteOverflow) in
+            defenses.cookies.writeServerCookie(
+                clientCookie: clientCookie, client: context.client, now: context.now, into: serverCookie)
+            try writer.append(UnsafeRawBufferPointer(serverCookie))
+        }
+    }
+
+    /// A query for a server cookie alone (RFC 7873 §5.4): no question, an OPT with our COOKIE;
+    /// NOERROR, or BADCOOKIE when the client sent a server cookie that is not valid.
+    private func cookieResponse(
+        header: DNSHeader, edns: EDNSRequest, packet: UnsafeRawBufferPointer, context: QueryContext,
+        scratch: ResponderScratch
+    ) -> Response {
+        let cookie = edns.cookie!
+        let valid =
+            cookie.count == ServerCookies.optionLength
+            && defenses.cookies.isValid(
+                UnsafeRawBufferPointer(rebasing: packet[cookie]), client: context.client, now: context.now)
+        let rcode: RCode = cookie.count > ServerCookies.clientCookieLength && !valid ? .badCookie : .noError
+        var writer = MessageWriter(scratch: scratch.response)
+        let flags =
+            DNSHeader.Flag.qr | (header.flags & (0x7800 | DNSHeader.Flag.rd | DNSHeader.Flag.cd))
+            | UInt16(rcode.headerBits)
+        // Cannot overflow: 12 + 11 + 28 octets into 65,535.
+        try! writeHeader(&writer, id: header.id, flags: flags, questions: 0)
+        try! writer.append(UInt8(0))  // OPT: root owner
+        try! writer.append(RecordType.opt.rawValue)
+        try! writer.append(UInt16(ResponderLimits.ednsPayloadSize))
+        try! writer.append(UInt32(rcode.extendedBits) << 24 | (edns.dnssecOK ? 0x8000 : 0))
+        try! writer.append(UInt16(4 + ServerCookies.optionLength))
+        try! appendCookie(&writer, packet: packet, cookie: cookie, context: context)
+        writer.patch(1, at: 10)  // ARCOUNT
+        return Response(
+            bytes: writer.bytes, rcode: rcode, truncated: false, queryType: RecordType(rawValue: 0),
+            cookie: valid ? .valid : .clientOnly)
     }
 
     /// NOTIFY (RFC 1996 §3.7, §4.7): for a zone we serve and from an allowed sender, answer

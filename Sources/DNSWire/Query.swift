@@ -75,6 +75,9 @@ public enum QueryCheck: Sendable {
     case reject(RCode, header: DNSHeader, questionEnd: Int?, edns: EDNSRequest?)
     /// Send nothing: too short to carry an ID, or a response (QR=1) that must not be answered.
     case drop
+    /// A QUERY without a question whose only record is an OPT carrying a COOKIE: the client asks
+    /// for a server cookie (RFC 7873 §5.4).
+    case cookieRequest(header: DNSHeader, edns: EDNSRequest)
 }
 
 /// EDNS option codes the server looks at (RFC 6891 §6.1.2 registry).
@@ -109,6 +112,9 @@ public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutab
 
     var reader = WireReader(packet, offset: DNSHeader.length)
     let knownOpcode = header.opcode == .query || header.opcode == .notify
+    if let edns = cookieRequest(packet, header: header) {
+        return .cookieRequest(header: header, edns: edns)
+    }
     guard header.questionCount == 1 else {
         // RFC 1035 §4.1.1: an opcode we do not implement is NOTIMP whatever the sections hold.
         return .reject(knownOpcode ? .formErr : .notImp, header: header, questionEnd: nil, edns: nil)
@@ -184,6 +190,20 @@ public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutab
         Query(
             header: header, questionEnd: questionEnd, nameLength: nameLength, type: type, qclass: qclass,
             edns: edns, tsigOffset: tsigOffset, clientSerial: clientSerial, notifySerial: notifySerial))
+}
+
+/// The OPT of a QUERY that has no question and no record but one well-formed OPT with a COOKIE
+/// option (RFC 7873 §5.4); `nil` for anything else, which the usual checks then judge.
+private func cookieRequest(_ packet: UnsafeRawBufferPointer, header: DNSHeader) -> EDNSRequest? {
+    guard header.opcode == .query, header.questionCount == 0, header.answerCount == 0,
+        header.authorityCount == 0, header.additionalCount == 1,
+        packet.count > DNSHeader.length, packet[DNSHeader.length] == 0
+    else { return nil }
+    var reader = WireReader(packet, offset: DNSHeader.length)
+    guard (try? reader.readName(into: nil)) != nil, (try? reader.readUInt16()) == RecordType.opt.rawValue,
+        let edns = try? readOPT(&reader), edns.cookie != nil, reader.remaining == 0
+    else { return nil }
+    return edns
 }
 
 /// The SERIAL field of the SOA record starting at `offset` (RFC 1035 §3.3.13); the record has

@@ -401,3 +401,44 @@ struct ClosingRoomTests {
         #expect(options(try #require(answered))[EDNSOptionCode.nsid]?.count == 300)
     }
 }
+
+@Suite("Asking for a server cookie alone (RFC 7873 §5.4)")
+struct CookieRequestTests {
+    /// A QUERY without a question whose only record is an OPT with `cookie`.
+    static func request(_ cookie: [UInt8]) -> [UInt8] {
+        [0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]  // ID, flags, QDCOUNT 0, ARCOUNT 1
+            + [0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, UInt8(4 + cookie.count), 0, 10, 0, UInt8(cookie.count)]
+            + cookie
+    }
+
+    fileprivate func respond(_ harness: Harness, _ packet: [UInt8]) throws -> (Response, ParsedMessage) {
+        let answered = try #require(
+            packet.withUnsafeBytes { bytes in
+                harness.responder.respond(
+                    to: bytes,
+                    context: QueryContext(
+                        transport: .udp, client: IPAddress("192.0.2.1")!, now: 1_700_000_000),
+                    zones: harness.zones, scratch: harness.scratch
+                ).map { ($0, ParsedMessage(Array($0.bytes))) }
+            })
+        return (answered.0, try #require(answered.1))
+    }
+
+    @Test(
+        "a client cookie alone gets NOERROR, no question and a fresh server cookie; an invalid one BADCOOKIE")
+    func cookieWithoutQuestion() throws {
+        let harness = try Harness()
+        let (first, reply) = try respond(harness, Self.request(clientCookie))
+        #expect(first.rcode == .noError)
+        #expect(reply.header.questionCount == 0 && reply.answer.isEmpty)
+        let cookie = try #require(options(reply)[EDNSOptionCode.cookie])
+        #expect(cookie.count == 24 && Array(cookie.prefix(8)) == clientCookie)
+        let (again, _) = try respond(harness, Self.request(cookie))
+        #expect(again.rcode == .noError && again.cookie == .valid)
+        var forged = cookie
+        forged[23] ^= 1
+        let (refused, refusedReply) = try respond(harness, Self.request(forged))
+        #expect(refused.rcode == .badCookie && refusedReply.rcode == .badCookie)
+        #expect(options(refusedReply)[EDNSOptionCode.cookie]?.count == 24)
+    }
+}

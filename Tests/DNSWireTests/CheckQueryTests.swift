@@ -33,6 +33,8 @@ func check(_ packet: [UInt8]) -> Checked {
         return .reject(rcode, questionEnd: questionEnd, edns: edns)
     case .drop:
         return .drop
+    case .cookieRequest(_, let edns):
+        return .reject(.noError, questionEnd: nil, edns: edns)
     }
 }
 

@@ -207,6 +207,10 @@ def test_dig_and_kdig_get_a_server_cookie(tmp_path):
                                capture_output=True, text=True, timeout=10).stdout
         assert "(good)" in again
         assert metric(server, 'anydns_cookies_total{state="valid"}') == before + 1
+        # A query for the cookie alone, without a question (RFC 7873 §5.4).
+        alone = subprocess.run([require_tool("dig"), "+header-only", "+cookie", f"@{LOOPBACK_V4}", "-p",
+                                str(server.port)], capture_output=True, text=True, timeout=10).stdout
+        assert "status: NOERROR" in alone and re.search(r"COOKIE: [0-9a-f]{48} \(good\)", alone), alone
         kdig = subprocess.run([require_tool("kdig"), "+cookie", f"@{LOOPBACK_V4}", "-p", str(server.port),
                                "www.hard.test.", "A"], capture_output=True, text=True, timeout=10).stdout
         assert re.search(r"COOKIE: [0-9a-f]{16}[0-9a-f]{32}", kdig, re.IGNORECASE), kdig
