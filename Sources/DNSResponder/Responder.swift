@@ -119,11 +119,10 @@ public struct Responder: Sendable {
         scratch: ResponderScratch
     ) -> Response {
         var writer = MessageWriter(scratch: scratch.response)
-        let flags =
-            DNSHeader.Flag.qr | (header.flags & (0x7800 | DNSHeader.Flag.rd | DNSHeader.Flag.cd))
-            | UInt16(rcode.headerBits)
         // Cannot overflow: at most 12 + 259 octets into 65,535.
-        try! writeHeader(&writer, id: header.id, flags: flags, questions: questionEnd == nil ? 0 : 1)
+        try! writeHeader(
+            &writer, id: header.id, flags: responseFlags(echoing: header.flags, rcode: rcode),
+            questions: questionEnd == nil ? 0 : 1)
         if let questionEnd {
             try! writer.append(UnsafeRawBufferPointer(rebasing: packet[DNSHeader.length..<questionEnd]))
         }
@@ -139,10 +138,9 @@ public struct Responder: Sendable {
         context: QueryContext, scratch: ResponderScratch
     ) -> Response {
         var writer = MessageWriter(scratch: scratch.response)
-        let flags =
-            DNSHeader.Flag.qr | (query.header.flags & (0x7800 | DNSHeader.Flag.rd | DNSHeader.Flag.cd))
-            | UInt16(RCode.notAuth.headerBits)
-        try! writeHeader(&writer, id: query.header.id, flags: flags, questions: 1)
+        try! writeHeader(
+            &writer, id: query.header.id, flags: responseFlags(echoing: query.header.flags, rcode: .notAuth),
+            questions: 1)
         try! writer.append(UnsafeRawBufferPointer(rebasing: packet[DNSHeader.length..<query.questionEnd]))
         if error == .badTime, let key {
             // RFC 8945 §5.2.3: signed, with our time as other data.
@@ -169,17 +167,13 @@ public struct Responder: Sendable {
         -> Response
     {
         guard
-            let (action, first) = Self.rootName.withUnsafeBytes({
+            let (action, started) = Self.rootName.withUnsafeBytes({
                 rateLimit(.error, name: $0, context: context, scratch: scratch)
             })
         else { return response }
         var limited = response
         limited.rateLimit = action
-        if first {
-            limited.followUp = .rateLimited(
-                prefix: defenses.rateLimiter!.prefix(of: context.client), responseClass: .error,
-                action: action)
-        }
+        if let started { limited.followUp = started }
         switch action {
         case .dropped: limited.bytes = UnsafeRawBufferPointer(start: response.bytes.baseAddress, count: 0)
         case .slipped:
@@ -191,20 +185,25 @@ public struct Responder: Sendable {
     }
 
     /// The rate limiting stage, after the answer (UDP only; TCP is never limited): counts the
-    /// response and says what to do with it when the client's prefix is over the rate, and
-    /// whether it is the first response over it this second.
+    /// response and says what to do with it when the client's prefix is over the rate, with a
+    /// `FollowUp.rateLimited` to log when this is the first response over it this second.
     private func rateLimit(
         _ responseClass: ResponseClass, name: UnsafeRawBufferPointer, context: QueryContext,
         scratch: ResponderScratch
-    ) -> (RateLimitAction, first: Bool)? {
+    ) -> (RateLimitAction, started: FollowUp?)? {
         guard context.transport == .udp, let limiter = defenses.rateLimiter,
             !limiter.isExempt(context.client),
             case .over(let excess) = limiter.count(
                 client: context.client, responseClass: responseClass, name: name, now: context.now,
                 scratch: scratch.rateKey)
         else { return nil }
-        if limiter.logOnly { return (.logged, excess == 1) }
-        return (limiter.slips(excess) ? .slipped : .dropped, excess == 1)
+        let action: RateLimitAction = limiter.logOnly ? .logged : limiter.slips(excess) ? .slipped : .dropped
+        let started =
+            excess == 1
+            ? FollowUp.rateLimited(
+                prefix: limiter.prefix(of: context.client), responseClass: responseClass, action: action)
+            : nil
+        return (action, started)
     }
 
     private func answer(
@@ -222,15 +221,7 @@ public struct Responder: Sendable {
         // RFC 7873 §5.2: a client cookie always gets a server cookie back; a valid server cookie
         // proves the client saw our answers at this address.
         let cookie = query.edns?.cookie
-        var cookieState = CookieState.none
-        if let cookie {
-            cookieState =
-                cookie.count == ServerCookies.optionLength
-                    && defenses.cookies.isValid(
-                        UnsafeRawBufferPointer(rebasing: packet[cookie]), client: context.client,
-                        now: context.now)
-                ? .valid : .clientOnly
-        }
+        let cookieState = cookie.map { self.cookieState($0, packet: packet, context: context) } ?? .none
         // RFC 7828 §3.3.2: over TCP, a client's keepalive option is answered with our timeout.
         let keepalive = transport == .tcp ? query.edns?.keepaliveLength : nil
         if let edns = query.edns {
@@ -289,18 +280,13 @@ public struct Responder: Sendable {
         // Every UDP answer is accounted, BADCOOKIE, BADVERS and refused NOTIFYs too (in the error
         // bucket): none of them may be reflected at a spoofed address without limit.
         if section.accountsRate,
-            let (action, first) = rateLimit(
+            let (action, started) = rateLimit(
                 section.responseClass,
                 name: UnsafeRawBufferPointer(rebasing: scratch.rateName[0..<section.rateNameLength]),
                 context: context, scratch: scratch)
         {
             rateAction = action
-            if first && followUp == nil {
-                followUp = .rateLimited(
-                    prefix: defenses.rateLimiter!.prefix(of: context.client),
-                    responseClass: section.responseClass,
-                    action: action)
-            }
+            if followUp == nil { followUp = started }
             switch action {
             case .dropped:
                 return Response(
@@ -314,12 +300,8 @@ public struct Responder: Sendable {
         writer = section.writer
         writer.limit = limit - tsigLength
         if let edns = query.edns {
-            let rcode = section.rcode
             // Cannot overflow: room for the OPT was kept aside above.
-            try! writer.append(UInt8(0))  // root owner
-            try! writer.append(RecordType.opt.rawValue)
-            try! writer.append(UInt16(ResponderLimits.ednsPayloadSize))
-            try! writer.append(UInt32(rcode.extendedBits) << 24 | (edns.dnssecOK ? 0x8000 : 0))
+            try! appendOPTHeader(&writer, rcode: section.rcode, dnssecOK: edns.dnssecOK)
             let rdLengthOffset = writer.count
             try! writer.append(UInt16(0))
             if nsid >= 0 {
@@ -390,27 +372,30 @@ public struct Responder: Sendable {
         scratch: ResponderScratch
     ) -> Response {
         let cookie = edns.cookie!
-        let valid =
-            cookie.count == ServerCookies.optionLength
-            && defenses.cookies.isValid(
-                UnsafeRawBufferPointer(rebasing: packet[cookie]), client: context.client, now: context.now)
-        let rcode: RCode = cookie.count > ServerCookies.clientCookieLength && !valid ? .badCookie : .noError
+        let state = cookieState(cookie, packet: packet, context: context)
+        let rcode: RCode =
+            cookie.count > ServerCookies.clientCookieLength && state != .valid ? .badCookie : .noError
         var writer = MessageWriter(scratch: scratch.response)
-        let flags =
-            DNSHeader.Flag.qr | (header.flags & (0x7800 | DNSHeader.Flag.rd | DNSHeader.Flag.cd))
-            | UInt16(rcode.headerBits)
         // Cannot overflow: 12 + 11 + 28 octets into 65,535.
-        try! writeHeader(&writer, id: header.id, flags: flags, questions: 0)
-        try! writer.append(UInt8(0))  // OPT: root owner
-        try! writer.append(RecordType.opt.rawValue)
-        try! writer.append(UInt16(ResponderLimits.ednsPayloadSize))
-        try! writer.append(UInt32(rcode.extendedBits) << 24 | (edns.dnssecOK ? 0x8000 : 0))
+        try! writeHeader(
+            &writer, id: header.id, flags: responseFlags(echoing: header.flags, rcode: rcode), questions: 0)
+        try! appendOPTHeader(&writer, rcode: rcode, dnssecOK: edns.dnssecOK)
         try! writer.append(UInt16(4 + ServerCookies.optionLength))
         try! appendCookie(&writer, packet: packet, cookie: cookie, context: context)
         writer.patch(1, at: 10)  // ARCOUNT
         return Response(
             bytes: writer.bytes, rcode: rcode, truncated: false, queryType: RecordType(rawValue: 0),
-            cookie: valid ? .valid : .clientOnly)
+            cookie: state)
+    }
+
+    /// What a COOKIE option holds (RFC 7873 §5.2): a valid server cookie proves the client saw
+    /// our answers at this address; anything else counts as a client cookie alone.
+    private func cookieState(_ cookie: Range<Int>, packet: UnsafeRawBufferPointer, context: QueryContext)
+        -> CookieState
+    {
+        defenses.cookies.isValid(
+            UnsafeRawBufferPointer(rebasing: packet[cookie]), client: context.client, now: context.now)
+            ? .valid : .clientOnly
     }
 
     /// NOTIFY (RFC 1996 §3.7, §4.7): for a zone we serve and from an allowed sender, answer
@@ -461,6 +446,22 @@ public struct Responder: Sendable {
                 question: Array(packet[DNSHeader.length..<query.questionEnd]), queryFlags: query.header.flags,
                 signer: signer, now: context.now, client: context.client))
     }
+}
+
+/// The flags of a response (RFC 1035 §4.1.1): QR, the query's opcode, RD and CD echoed, and the
+/// low four bits of `rcode`; AA and TC are the caller's.
+func responseFlags(echoing queryFlags: UInt16, rcode: RCode) -> UInt16 {
+    DNSHeader.Flag.qr | (queryFlags & (0x7800 | DNSHeader.Flag.rd | DNSHeader.Flag.cd))
+        | UInt16(rcode.headerBits)
+}
+
+/// Everything of an OPT record (RFC 6891 §6.1.2) before its RDLENGTH: root owner, type, our
+/// payload size, the extended RCODE, version 0 and the DO bit echoed.
+func appendOPTHeader(_ writer: inout MessageWriter, rcode: RCode, dnssecOK: Bool) throws(WriteOverflow) {
+    try writer.append(UInt8(0))
+    try writer.append(RecordType.opt.rawValue)
+    try writer.append(UInt16(ResponderLimits.ednsPayloadSize))
+    try writer.append(UInt32(rcode.extendedBits) << 24 | (dnssecOK ? 0x8000 : 0))
 }
 
 /// Writes the 12-octet header (RFC 1035 §4.1.1); counts are patched once sections are done.

@@ -376,11 +376,9 @@ struct SectionWriter {
 
     /// Sets the header flags and section counts.
     private mutating func finish() {
-        var flags =
-            DNSHeader.Flag.qr | (query.header.flags & (0x7800 | DNSHeader.Flag.rd | DNSHeader.Flag.cd))
+        var flags = responseFlags(echoing: query.header.flags, rcode: rcode)
         if authoritative { flags |= DNSHeader.Flag.aa }
         if truncated { flags |= DNSHeader.Flag.tc }
-        flags |= UInt16(rcode.headerBits)
         writer.patch(flags, at: 2)
         writer.patch(counts.answer, at: 6)
         writer.patch(counts.authority, at: 8)
