@@ -71,33 +71,37 @@ public enum ZoneFileWriter {
     private static func presentation(
         of wire: [UInt8], owner: String, type: RecordType, ttl: UInt32, rdata: UnsafeRawBufferPointer
     ) -> String? {
-        let generic =
-            "\(owner)\t\(ttl)\tIN\tTYPE\(type.rawValue)\t\\# \(rdata.count)"
-            + (rdata.isEmpty ? "" : " " + rdata.map { hexDigits($0) }.joined()) + "\n"
-        return wire.withUnsafeBufferPointer { bytes -> String? in
+        wire.withUnsafeBufferPointer { bytes -> String? in
             var rr: UnsafeMutablePointer<ldns_rr>? = nil
             var position = 0
             guard
                 ldns_wire2rr(&rr, bytes.baseAddress, bytes.count, &position, LDNS_SECTION_ANSWER)
                     == LDNS_STATUS_OK, let rr
-            else { return generic }
+            else { return generic(owner: owner, type: type, ttl: ttl, rdata: rdata) }
             defer { ldns_rr_free(rr) }
             guard let text = ldns_rr2str(rr) else { return nil }
             defer { free(text) }
             let typed = String(cString: text)
-            guard let tab = typed.firstIndex(of: "\t") else { return generic }
-            let line = owner + typed[tab...]
             var back: UnsafeMutablePointer<ldns_rr>? = nil
-            guard ldns_rr_new_frm_str(&back, line, ttl, nil, nil) == LDNS_STATUS_OK, let back else {
-                return generic
-            }
+            guard let tab = typed.firstIndex(of: "\t"), case let line = owner + typed[tab...],
+                ldns_rr_new_frm_str(&back, line, ttl, nil, nil) == LDNS_STATUS_OK, let back
+            else { return generic(owner: owner, type: type, ttl: ttl, rdata: rdata) }
             defer { ldns_rr_free(back) }
-            return ldns_rr_compare(rr, back) == 0 ? line : generic
+            return ldns_rr_compare(rr, back) == 0
+                ? line : generic(owner: owner, type: type, ttl: ttl, rdata: rdata)
         }
     }
 
-    private static func hexDigits(_ byte: UInt8) -> String {
-        let digits = Array("0123456789ABCDEF")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+    /// The RFC 3597 §5 form of a record: `OWNER TTL IN TYPEn \# LENGTH HEX`, made only for the
+    /// records that need it.
+    private static func generic(owner: String, type: RecordType, ttl: UInt32, rdata: UnsafeRawBufferPointer)
+        -> String
+    {
+        let hex = rdata.map { byte in
+            let digits = String(byte, radix: 16, uppercase: true)
+            return byte < 0x10 ? "0" + digits : digits
+        }
+        return "\(owner)\t\(ttl)\tIN\tTYPE\(type.rawValue)\t\\# \(rdata.count)"
+            + (rdata.isEmpty ? "" : " " + hex.joined()) + "\n"
     }
 }
