@@ -4,6 +4,7 @@ import DNSZone
 import Dispatch
 import Foundation
 import Logging
+import ZoneService
 
 #if canImport(Glibc)
     import Glibc
@@ -70,7 +71,9 @@ public final class SelfProbe: @unchecked Sendable {
         let id = UInt16.random(in: 0...UInt16.max)
         var query: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
         query += origin.wire + [0, 6, 0, 1]
-        guard let reply = exchange(query, with: target) else { return "no answer within \(timeout) s" }
+        guard case .success(let reply) = DNSClient.exchangeUDP(query, with: target, timeout: timeout) else {
+            return "no answer within \(timeout) s"
+        }
         return reply.withUnsafeBytes { bytes -> String? in
             guard let header = DNSHeader(bytes), header.id == id, header.isResponse else {
                 return "malformed answer"
@@ -94,29 +97,6 @@ public final class SelfProbe: @unchecked Sendable {
             } catch {
                 return "malformed answer: \(error)"
             }
-        }
-    }
-
-    /// Sends `query` over UDP and waits up to `timeout` for the reply.
-    private func exchange(_ query: [UInt8], with target: ListenAddress) -> [UInt8]? {
-        guard let (storage, length) = target.socketAddress() else { return nil }
-        let fd = socket(target.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var address = storage
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
-        }
-        guard connected == 0, send(fd, query, query.count, 0) == query.count else { return nil }
-        let deadline = Date().addingTimeInterval(timeout)
-        var reply = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let remaining = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, remaining) > 0 else { return nil }
-            let count = recv(fd, &reply, reply.count, 0)
-            if count > 0 { return Array(reply[0..<count]) }
-            if count < 0 && errno != EINTR { return nil }
         }
     }
 }

@@ -7,15 +7,15 @@ import DNSTransport
 /// Sends requests to other servers (primaries, secondaries) and reads their answers, over UDP
 /// or TCP (RFC 1035 §4.2), with non-blocking sockets and a deadline for the whole exchange.
 /// Runs on the zone service's transfer queue, never on a DNS worker.
-enum DNSClient {
-    struct Failure: Error, CustomStringConvertible {
-        var remote: ListenAddress
-        var message: String
-        var description: String { "\(remote): \(message)" }
+public enum DNSClient {
+    public struct Failure: Error, CustomStringConvertible {
+        public var remote: ListenAddress
+        public var message: String
+        public var description: String { "\(remote): \(message)" }
     }
 
     /// One datagram out, the first datagram back whose ID matches.
-    static func exchangeUDP(_ request: [UInt8], with remote: ListenAddress, timeout: Double) -> Result<
+    public static func exchangeUDP(_ request: [UInt8], with remote: ListenAddress, timeout: Double) -> Result<
         [UInt8], Failure
     > {
         let deadline = monotonicNow() + timeout
