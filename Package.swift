@@ -103,7 +103,8 @@ let package = Package(
         .executableTarget(
             name: "FuzzConfig", dependencies: ["FuzzSupport", "AnydnsConfig"], path: "Fuzz/FuzzConfig"),
         // Shared test support: query builders, a response decoder, temporary zone files.
-        .target(name: "TestSupport", dependencies: ["DNSWire", "DNSZone"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport", dependencies: ["DNSWire", "DNSZone", "CLDNS"], path: "Tests/TestSupport"),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"]),
         .testTarget(name: "DNSZoneTests", dependencies: ["DNSZone", "DNSWire", "TestSupport"]),
         .testTarget(
