@@ -24,6 +24,11 @@ public final class ResponderScratch: @unchecked Sendable {
     let additionalTargets = UnsafeMutableBufferPointer<AdditionalTarget>.allocate(
         capacity: ResponderLimits.maxAdditionalTargets)
     let visited = UnsafeMutableBufferPointer<VisitedNode>.allocate(capacity: ResponderLimits.maxChain + 1)
+    /// NSEC and NSEC3 records a DNSSEC answer proves with (RFC 4035 §3.1.3, RFC 5155 §7.2),
+    /// written into AUTHORITY once the other sections are done.
+    let proofs = UnsafeMutableBufferPointer<ProofRecord>.allocate(capacity: ResponderLimits.maxProofs)
+    /// Where the wildcard name `*.<closest encloser>` of a denial proof is assembled.
+    let wildcardName = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     /// The name a response is accounted under by rate limiting, and room for its hashed key.
     let rateName = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     let rateKey = UnsafeMutableRawBufferPointer.allocate(byteCount: RateLimiter.keyCapacity, alignment: 8)
@@ -39,6 +44,8 @@ public final class ResponderScratch: @unchecked Sendable {
         visited.deallocate()
         rateName.deallocate()
         rateKey.deallocate()
+        proofs.deallocate()
+        wildcardName.deallocate()
     }
 }
 
@@ -54,4 +61,12 @@ struct AdditionalTarget {
 struct VisitedNode: Equatable {
     var zone: ObjectIdentifier
     var node: Int32
+}
+
+/// An NSEC or NSEC3 RRset that proves part of a DNSSEC answer: its node in the zone it belongs to
+/// (unretained: the zone set of the query keeps the zone alive while the answer is written).
+struct ProofRecord {
+    var zone: Unmanaged<Zone>
+    var node: NodeID
+    var type: RecordType
 }

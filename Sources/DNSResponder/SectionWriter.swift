@@ -17,6 +17,9 @@ struct SectionWriter {
     var writer: MessageWriter
     /// Whether rate limiting needs the accounting name copied out.
     let accountsRate: Bool
+    /// The client asked for DNSSEC records (the DO bit, RFC 3225): RRSIGs with every RRset, and
+    /// NSEC or NSEC3 proofs for wildcards and denials (RFC 4035 §3.1).
+    let dnssecOK: Bool
 
     private(set) var rcode = RCode.noError
     private(set) var truncated = false
@@ -32,6 +35,7 @@ struct SectionWriter {
     private var counts: (answer: UInt16, authority: UInt16, additional: UInt16) = (0, 0, 0)
     private var targetCount = 0
     private var visitedCount = 0
+    private var proofCount = 0
     private let afterQuestion: MessageWriter.Mark
 
     /// The types added for NS, MX and SRV targets; a constant, so no array is built per query.
@@ -48,6 +52,7 @@ struct SectionWriter {
         scratch: ResponderScratch, writer: MessageWriter, accountsRate: Bool = false
     ) {
         self.accountsRate = accountsRate
+        self.dnssecOK = query.edns?.dnssecOK == true
         if accountsRate { scratch.rateName[0] = 0 }  // the root until a class is known
         self.query = query
         self.packet = packet
@@ -89,11 +94,18 @@ struct SectionWriter {
         default:
             return finishEmpty(rcode: .refused, authoritative: false, extendedError: .notAuthoritative)
         }
-        let zone: Zone
-        let apexLabels: Int
+        var zone: Zone
+        var apexLabels: Int
         switch zones.match(name) {
         case .zone(let found, let labels):
             (zone, apexLabels) = (found, labels)
+            // RFC 4035 §3.1.4.1: DS is answered from the parent side of a cut; when this server
+            // also serves the parent, its answer is the parent's.
+            if query.type == .ds && labels == 0,
+                case .zone(let parent, let parentLabels) = zones.match(name, droppingAtLeast: 1)
+            {
+                (zone, apexLabels) = (parent, parentLabels)
+            }
         case .unavailable:
             // A zone configured but not loaded, not yet transferred or expired (RFC 1034 §4.3.5):
             // SERVFAIL, as NSD and Knot DNS answer.
@@ -102,6 +114,7 @@ struct SectionWriter {
             return finishEmpty(rcode: .refused, authoritative: false, extendedError: .notAuthoritative)
         }
         follow(name, apexLabels: apexLabels, in: zone)
+        if !truncated { writeProofs() }
         if !truncated, let finalZone { writeAdditional(finalZone) }
         finish()
     }
@@ -205,6 +218,9 @@ struct SectionWriter {
             finalZone = zone
             let result = zone.lookup(name, apexLabels: apexLabels, type: query.type)
             if hop == 0 { account(result, name: name, zone: zone) }
+            if dnssecOK && zone.denialMethod != nil {
+                prove(result, name: name, apexLabels: apexLabels, zone: zone)
+            }
             switch result {
             case .answer(_, let rrset, _):
                 if write(zone, rrset, owner: name.bytes, to: .answer) {
@@ -262,6 +278,11 @@ struct SectionWriter {
                 if zone.withName(of: cut, { write(zone, ns, owner: $0, to: .authority) }) {
                     collectTargets(zone, ns, cut: cut)
                 }
+                // RFC 4035 §3.1.4: a signed delegation's DS with its RRSIG (else the proof that
+                // there is none, added by `prove`).
+                if dnssecOK, let ds = zone.rrset(cut, .ds) {
+                    _ = zone.withName(of: cut) { write(zone, ds, owner: $0, to: .authority) }
+                }
                 return
             }
             // The next name may lie in a zone below this one, or in another zone served here.
@@ -307,6 +328,173 @@ struct SectionWriter {
         }
     }
 
+    // MARK: DNSSEC proofs (RFC 4035 §3.1.3, RFC 5155 §7.2)
+
+    /// Notes the NSEC or NSEC3 records that prove what `result` says of `name` in a signed zone:
+    /// that no closer name matched a wildcard, that a name or type does not exist, that a
+    /// delegation has no DS. They are written after the other AUTHORITY records.
+    private mutating func prove(_ result: LookupResult, name: NameView, apexLabels: Int, zone: Zone) {
+        switch result {
+        case .answer(let node, _, true), .cname(let node, _, true), .any(let node, true):
+            proveNoCloserName(name, wildcard: node, zone: zone)
+        case .noData(let node, let wildcard):
+            if wildcard {
+                proveWildcardNoData(name, wildcard: node, zone: zone)
+            } else {
+                proveNoData(name, node: node, apexLabels: apexLabels, zone: zone)
+            }
+        case .nxDomain(let encloser):
+            proveNameError(name, encloser: encloser, apexLabels: apexLabels, zone: zone)
+        case .delegation(let cut) where zone.rrset(cut, .ds) == nil:
+            let cutDepth = name.labelCount - zone.withName(of: cut) { NameView.countLabels($0) }
+            proveNoData(name, node: cut, depth: cutDepth, apexLabels: apexLabels, zone: zone)
+        case .answer, .cname, .any, .delegation, .dname:
+            break
+        }
+    }
+
+    /// A wildcard answer: the name itself does not exist (RFC 4035 §3.1.3.3: the NSEC covering
+    /// it; RFC 5155 §7.2.6: the NSEC3 covering the next closer name).
+    private mutating func proveNoCloserName(_ name: NameView, wildcard: NodeID, zone: Zone) {
+        let wildcardLabels = zone.withName(of: wildcard) { NameView.countLabels($0) }
+        switch zone.denialMethod {
+        case .nsec: addProof(zone.nsecCovering(name.bytes), .nsec, zone)
+        case .nsec3: addNSEC3(covering: name.suffix(dropping: name.labelCount - wildcardLabels), zone)
+        case nil: break
+        }
+    }
+
+    /// NODATA at an existing name (`depth` labels above `name`; a delegation without DS too):
+    /// its NSEC, or the NSEC covering it when it is an empty non-terminal (RFC 4035 §3.1.3.1,
+    /// §3.1.3.2); its NSEC3, or, where opt-out left it out, the closest provable encloser proof
+    /// (RFC 5155 §7.2.3, §7.2.4, §7.2.7).
+    private mutating func proveNoData(
+        _ name: NameView, node: NodeID, depth: Int = 0, apexLabels: Int, zone: Zone
+    ) {
+        switch zone.denialMethod {
+        case .nsec:
+            if zone.rrset(node, .nsec) != nil {
+                addProof(node, .nsec, zone)
+            } else {
+                addProof(zone.nsecCovering(name.suffix(dropping: depth)), .nsec, zone)
+            }
+        case .nsec3:
+            if let match = zone.nsec3Matching(node) {
+                addProof(match, .nsec3, zone)
+            } else {
+                _ = proveClosestEncloser(name, from: depth, apexLabels: apexLabels, zone: zone)
+            }
+        case nil: break
+        }
+    }
+
+    /// Wildcard NODATA: no closer name exists, and the wildcard lacks the type (RFC 4035
+    /// §3.1.3.4; RFC 5155 §7.2.5: closest encloser proof plus the wildcard's NSEC3).
+    private mutating func proveWildcardNoData(_ name: NameView, wildcard: NodeID, zone: Zone) {
+        switch zone.denialMethod {
+        case .nsec:
+            addProof(zone.nsecCovering(name.bytes), .nsec, zone)
+            addProof(wildcard, .nsec, zone)
+        case .nsec3:
+            let encloserDepth =
+                name.labelCount - (zone.withName(of: wildcard) { NameView.countLabels($0) } - 1)
+            if let encloser = zone.node(named: name.suffix(dropping: encloserDepth)),
+                let match = zone.nsec3Matching(encloser)
+            {
+                addProof(match, .nsec3, zone)
+            }
+            addNSEC3(covering: name.suffix(dropping: encloserDepth - 1), zone)
+            if let match = zone.nsec3Matching(wildcard) { addProof(match, .nsec3, zone) }
+        case nil: break
+        }
+    }
+
+    /// NXDOMAIN: the name does not exist and no wildcard could have made it (RFC 4035 §3.1.3.2:
+    /// NSECs covering the name and `*.<closest encloser>`; RFC 5155 §7.2.2: the closest
+    /// encloser proof and the NSEC3 covering that wildcard).
+    private mutating func proveNameError(_ name: NameView, encloser: NodeID, apexLabels: Int, zone: Zone) {
+        switch zone.denialMethod {
+        case .nsec:
+            addProof(zone.nsecCovering(name.bytes), .nsec, zone)
+            zone.withName(of: encloser) {
+                withWildcard(below: $0) { addProof(zone.nsecCovering($0), .nsec, zone) }
+            }
+        case .nsec3:
+            guard let depth = proveClosestEncloser(name, from: 0, apexLabels: apexLabels, zone: zone) else {
+                return
+            }
+            withWildcard(below: name.suffix(dropping: depth)) { addNSEC3(covering: $0, zone) }
+        case nil: break
+        }
+    }
+
+    /// RFC 5155 §7.2.1: the NSEC3 matching the closest provable encloser of the name `from`
+    /// labels above `name` (walking up while no NSEC3 matches, as opt-out spans allow), and the
+    /// NSEC3 covering the next closer name. Returns the encloser's depth in `name`.
+    private mutating func proveClosestEncloser(_ name: NameView, from first: Int, apexLabels: Int, zone: Zone)
+        -> Int?
+    {
+        var depth = first
+        while depth <= apexLabels {
+            if let node = zone.node(named: name.suffix(dropping: depth)), let match = zone.nsec3Matching(node)
+            {
+                addProof(match, .nsec3, zone)
+                if depth > first { addNSEC3(covering: name.suffix(dropping: depth - 1), zone) }
+                return depth
+            }
+            depth += 1
+        }
+        return nil
+    }
+
+    /// Calls `body` with `*.<encloser>` in scratch memory.
+    private func withWildcard(
+        below encloser: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void
+    ) {
+        guard encloser.count + 2 <= NameLimits.maxWireLength else { return }
+        let output = scratch.wildcardName
+        output[0] = 1
+        output[1] = UInt8(ascii: "*")
+        UnsafeMutableRawBufferPointer(rebasing: output[2..<(2 + encloser.count)]).copyMemory(from: encloser)
+        body(UnsafeRawBufferPointer(rebasing: output[0..<(2 + encloser.count)]))
+    }
+
+    private mutating func addNSEC3(covering name: UnsafeRawBufferPointer, _ zone: Zone) {
+        switch zone.nsec3Search(name) {
+        case .matching(let node), .covering(let node): addProof(node, .nsec3, zone)
+        case nil: break
+        }
+    }
+
+    /// Notes one proof RRset, once.
+    private mutating func addProof(_ node: NodeID?, _ type: RecordType, _ zone: Zone) {
+        guard let node else { return }
+        for index in 0..<proofCount {
+            let proof = scratch.proofs[index]
+            if proof.node == node && proof.type == type
+                && proof.zone.toOpaque() == Unmanaged.passUnretained(zone).toOpaque()
+            {
+                return
+            }
+        }
+        guard proofCount < scratch.proofs.count else { return }
+        scratch.proofs[proofCount] = ProofRecord(zone: Unmanaged.passUnretained(zone), node: node, type: type)
+        proofCount += 1
+    }
+
+    /// Writes the noted proofs into AUTHORITY, each with its RRSIGs; they are required, so a
+    /// proof that does not fit truncates the response.
+    private mutating func writeProofs() {
+        for index in 0..<proofCount {
+            let proof = scratch.proofs[index]
+            let zone = proof.zone.takeUnretainedValue()
+            guard let rrset = zone.rrset(proof.node, proof.type) else { continue }
+            guard zone.withName(of: proof.node, { write(zone, rrset, owner: $0, to: .authority) }) else {
+                return
+            }
+        }
+    }
+
     // MARK: Additional section (RFC 1035 §3.3.9, §3.3.11, RFC 2782; glue RFC 9471)
 
     private mutating func collectTargets(_ zone: Zone, _ rrset: RRSetID, cut: NodeID?) {
@@ -344,7 +532,8 @@ struct SectionWriter {
     ) -> Bool {
         let mark = writer.mark
         do {
-            let written = UInt16(try zone.write(rrset, owner: owner, ttlCap: ttlCap, into: &writer))
+            let written = UInt16(
+                try zone.write(rrset, owner: owner, ttlCap: ttlCap, signatures: dnssecOK, into: &writer))
             switch section {
             case .answer: counts.answer += written
             case .authority: counts.authority += written

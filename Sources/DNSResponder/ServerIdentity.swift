@@ -24,4 +24,7 @@ public enum ResponderLimits {
     public static let maxChain = 16
     /// Distinct NS/MX/SRV targets whose addresses go in the additional section.
     public static let maxAdditionalTargets = 64
+    /// Distinct NSEC/NSEC3 RRsets in one answer's proofs: three for a name error, one per
+    /// wildcard step of a CNAME chain.
+    public static let maxProofs = 32
 }

@@ -26,6 +26,7 @@ public struct RecordType: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let nsec = RecordType(rawValue: 47)
     public static let dnskey = RecordType(rawValue: 48)
     public static let nsec3 = RecordType(rawValue: 50)
+    public static let nsec3param = RecordType(rawValue: 51)
     public static let tsig = RecordType(rawValue: 250)
     public static let ixfr = RecordType(rawValue: 251)
     public static let axfr = RecordType(rawValue: 252)
@@ -56,6 +57,7 @@ public struct RecordType: RawRepresentable, Hashable, Sendable, CustomStringConv
         case 47: "NSEC"
         case 48: "DNSKEY"
         case 50: "NSEC3"
+        case 51: "NSEC3PARAM"
         case 64: "SVCB"
         case 65: "HTTPS"
         case 250: "TSIG"

@@ -25,8 +25,9 @@ public enum LookupResult: Equatable, Sendable {
     case delegation(cut: NodeID)
     /// An ancestor holds a DNAME (RFC 6672 §3.2).
     case dname(NodeID, RRSetID)
-    /// Neither the name nor a matching wildcard exists (RFC 1034 §4.3.3, RFC 4592).
-    case nxDomain
+    /// Neither the name nor a matching wildcard exists (RFC 1034 §4.3.3, RFC 4592); `encloser`
+    /// is the closest encloser, the deepest existing ancestor (RFC 4592 §3.3.1).
+    case nxDomain(encloser: NodeID)
 }
 
 /// One loaded zone: an immutable snapshot, safe to share between threads and swapped whole on
@@ -63,6 +64,11 @@ public final class Zone: Sendable {
     /// Every record's RDATA.
     let rdata: [UInt8]
     let index: NameIndex
+    /// What proves non-existence in a signed zone (empty in an unsigned one).
+    let denial: DenialIndex
+    /// Whether the zone is signed, how it denies, and when its first signature expires; `nil`
+    /// for an unsigned zone.
+    public let signing: ZoneSigning?
 
     struct Node: Sendable {
         var nameStart: Int32
@@ -83,12 +89,19 @@ public final class Zone: Sendable {
         static let cut = NodeFlags(rawValue: 2)
         static let cname = NodeFlags(rawValue: 4)
         static let dname = NodeFlags(rawValue: 8)
+        /// Holds only NSEC3 records (and their RRSIGs): a hashed owner name, which exists for
+        /// no query but one for NSEC3 itself (RFC 5155 §7.2.8).
+        static let nsec3Only = NodeFlags(rawValue: 16)
     }
 
     struct RRSetEntry: Sendable {
         var type: RecordType
+        /// How many RRSIG records cover this RRset (RFC 4034 §3): they follow one another in
+        /// ``records``, inside the node's RRSIG RRset, from ``firstSignature``.
+        var signatureCount: UInt16 = 0
         var firstRecord: Int32
         var recordCount: Int32
+        var firstSignature: Int32 = 0
     }
 
     struct RecordEntry: Sendable {
@@ -102,6 +115,7 @@ public final class Zone: Sendable {
     init(
         origin: DomainName, source: String, serial: UInt32, soa: RRSetID, negativeTTL: UInt32,
         nodes: [Node], rrsets: [RRSetEntry], records: [RecordEntry], rdata: [UInt8], index: NameIndex,
+        denial: DenialIndex = DenialIndex(), signing: ZoneSigning? = nil,
         history: ZoneHistory = ZoneHistory(), expiresAt: UInt64? = nil
     ) {
         self.origin = origin
@@ -116,6 +130,8 @@ public final class Zone: Sendable {
         self.names = index.keys
         self.rdata = rdata
         self.index = index
+        self.denial = denial
+        self.signing = signing
         self.recordCount = records.count
         self.originLabels = origin.labelCount
         self.history = history
@@ -127,7 +143,8 @@ public final class Zone: Sendable {
         Zone(
             origin: origin, source: source, serial: serial, soa: soa, negativeTTL: negativeTTL,
             nodes: nodes, rrsets: rrsets, records: records, rdata: rdata, index: index,
-            history: history ?? self.history, expiresAt: expiresAt ?? self.expiresAt)
+            denial: denial, signing: signing, history: history ?? self.history,
+            expiresAt: expiresAt ?? self.expiresAt)
     }
 
     // MARK: Lookup
@@ -142,7 +159,10 @@ public final class Zone: Sendable {
         var depth = 0
         var found: Int32 = 0
         while depth < apexLabels {
-            if let node = index.find(name.suffix(dropping: depth)) {
+            // A hashed NSEC3 owner exists only for a query of type NSEC3 (RFC 5155 §7.2.8).
+            if let node = index.find(name.suffix(dropping: depth)),
+                !nodes[Int(node)].flags.contains(.nsec3Only) || (depth == 0 && type == .nsec3)
+            {
                 found = node
                 break
             }
@@ -162,7 +182,7 @@ public final class Zone: Sendable {
             if node.wildcardChild >= 0 {
                 return classify(NodeID(rawValue: node.wildcardChild), type: type, wildcard: true)
             }
-            return .nxDomain
+            return .nxDomain(encloser: id)
         }
         return classify(id, type: type, wildcard: false)
     }
@@ -249,25 +269,47 @@ public final class Zone: Sendable {
         }
     }
 
-    /// Writes every record of `rrset` with `owner` as owner name; returns how many were written.
-    /// On overflow the writer is left mid-RRset: the caller rolls back to its mark.
+    /// Writes every record of `rrset` with `owner` as owner name, then with `signatures` the
+    /// RRSIGs that cover it (RFC 4035 §3.1.1; their RDATA untouched, so a wildcard's keep its
+    /// labels field, RFC 4035 §3.1.3.3); returns how many records were written. On overflow the
+    /// writer is left mid-RRset: the caller rolls back to its mark.
     public func write(
-        _ rrset: RRSetID, owner: UnsafeRawBufferPointer, ttlCap: UInt32 = .max,
+        _ rrset: RRSetID, owner: UnsafeRawBufferPointer, ttlCap: UInt32 = .max, signatures: Bool = false,
         into writer: inout MessageWriter
     ) throws(WriteOverflow) -> Int {
-        let type = rrsets[Int(rrset.rawValue)].type
-        var written = 0
-        var overflow: WriteOverflow? = nil
-        forEachRecord(of: rrset) { ttl, rdata, _ in
-            guard overflow == nil else { return }
-            do throws(WriteOverflow) {
-                try writer.writeRecord(owner: owner, type: type, ttl: min(ttl, ttlCap), rdata: rdata)
-                written += 1
-            } catch {
-                overflow = error
+        let set = rrsets[Int(rrset.rawValue)]
+        try writeRecords(
+            set.firstRecord, count: Int(set.recordCount), type: set.type, owner: owner, ttlCap: ttlCap,
+            into: &writer)
+        guard signatures && set.signatureCount > 0 else { return Int(set.recordCount) }
+        try writeRecords(
+            set.firstSignature, count: Int(set.signatureCount), type: .rrsig, owner: owner, ttlCap: ttlCap,
+            into: &writer)
+        return Int(set.recordCount) + Int(set.signatureCount)
+    }
+
+    private func writeRecords(
+        _ first: Int32, count: Int, type: RecordType, owner: UnsafeRawBufferPointer, ttlCap: UInt32,
+        into writer: inout MessageWriter
+    ) throws(WriteOverflow) {
+        let overflow: WriteOverflow? = rdata.withUnsafeBytes { bytes in
+            for index in Int(first)..<(Int(first) + count) {
+                let record = records[index]
+                let start = Int(record.rdataStart)
+                do throws(WriteOverflow) {
+                    try writer.writeRecord(
+                        owner: owner, type: type, ttl: min(record.ttl, ttlCap),
+                        rdata: UnsafeRawBufferPointer(
+                            rebasing: bytes[start..<(start + Int(record.rdataLength))]))
+                } catch {
+                    return error
+                }
             }
+            return nil
         }
         if let overflow { throw overflow }
-        return written
     }
+
+    /// Whether `rrset` has RRSIGs covering it.
+    public func isSigned(_ rrset: RRSetID) -> Bool { rrsets[Int(rrset.rawValue)].signatureCount > 0 }
 }

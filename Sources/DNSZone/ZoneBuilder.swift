@@ -1,5 +1,9 @@
 import DNSWire
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Checks a zone's records for the errors an authoritative server must refuse, then builds the
 /// immutable ``Zone`` snapshot. Pure: no I/O, so it can be tested with records made in memory.
 ///
@@ -14,23 +18,32 @@ import DNSWire
 public enum ZoneBuilder {
     /// Checks records made in memory.
     public static func build(
-        origin: DomainName, source: String, records: [ZoneRecord], diagnostics: [ZoneDiagnostic] = []
+        origin: DomainName, source: String, records: [ZoneRecord], diagnostics: [ZoneDiagnostic] = [],
+        now: UInt64? = nil
     ) -> Result<LoadedZone, ZoneLoadError> {
-        build(origin: origin, source: source, table: ZoneRecordTable(records), diagnostics: diagnostics)
+        build(
+            origin: origin, source: source, table: ZoneRecordTable(records), diagnostics: diagnostics,
+            now: now)
     }
 
     /// Checks records read from zone files; the zone keeps the table's RDATA buffer as its own.
+    /// `now` (seconds since the Unix epoch, the clock when `nil`) is when signatures are checked.
     public static func build(
-        origin: DomainName, source: String, table: ZoneRecordTable, diagnostics: [ZoneDiagnostic] = []
+        origin: DomainName, source: String, table: ZoneRecordTable, diagnostics: [ZoneDiagnostic] = [],
+        now: UInt64? = nil
     ) -> Result<LoadedZone, ZoneLoadError> {
         var checker = Checker(
             origin: origin.lowercased(), source: source, table: table, diagnostics: diagnostics)
         checker.collect()
         checker.addEmptyNonTerminals()
         checker.groupRRSets()
+        checker.indexSignatures()
         checker.findCutsAndNameServers()
         checker.checkApex()
         checker.checkNodes()
+        if !checker.diagnostics.contains(where: { $0.severity == .error }) {
+            checker.checkSigning(now: now ?? UInt64(time(nil)))
+        }
         guard !checker.diagnostics.contains(where: { $0.severity == .error }) else {
             return .failure(ZoneLoadError(origin: origin, diagnostics: checker.diagnostics))
         }
@@ -41,11 +54,13 @@ public enum ZoneBuilder {
 
 /// Loads a zone file from disk: ``ZoneFileReader`` then ``ZoneBuilder``.
 public enum ZoneLoader {
-    public static func load(path: String, origin: DomainName) -> Result<LoadedZone, ZoneLoadError> {
+    public static func load(path: String, origin: DomainName, now: UInt64? = nil) -> Result<
+        LoadedZone, ZoneLoadError
+    > {
         var reader = ZoneFileReader()
         reader.read(path: path, origin: origin)
         return ZoneBuilder.build(
-            origin: origin, source: path, table: reader.records, diagnostics: reader.diagnostics)
+            origin: origin, source: path, table: reader.records, diagnostics: reader.diagnostics, now: now)
     }
 }
 
@@ -55,7 +70,7 @@ public enum ZoneLoader {
 /// Node 0 is the apex; nodes are numbered in the order their names first appear, then the empty
 /// non-terminals. Output RRsets are contiguous per node, output records contiguous per RRset:
 /// they become ``Zone``'s arrays as they are.
-private struct Checker {
+struct Checker {
     let origin: DomainName
     let source: String
     let table: ZoneRecordTable
@@ -83,6 +98,12 @@ private struct Checker {
     var records: [Zone.RecordEntry] = []
     /// The table record each output record came from, for locations and owner names.
     var recordSource: [Int32] = []
+
+    // DNSSEC (ZoneBuilder+DNSSEC.swift).
+    var denial = DenialIndex()
+    var signing: ZoneSigning? = nil
+    /// Warnings of one kind given so far, so a zone signed wrong everywhere gives a few lines.
+    var warningCounts: [String: Int] = [:]
 
     init(origin: DomainName, source: String, table: ZoneRecordTable, diagnostics: [ZoneDiagnostic]) {
         self.origin = origin
@@ -231,7 +252,8 @@ private struct Checker {
                 table.sameRData(Int(recordSource[$0]), Int(record))
             }
             if duplicate { continue }
-            if records.count > first && records[first].ttl != entry.ttl {
+            // RRSIGs take the TTL of the RRset each covers (RFC 4034 §3): theirs may differ.
+            if records.count > first && records[first].ttl != entry.ttl && type != .rrsig {
                 let firstSource = Int(recordSource[first])
                 warning(
                     table.location(Int(record)),
@@ -270,6 +292,12 @@ private struct Checker {
                 case .cname: flags[node].insert(.cname)
                 default: break
                 }
+            }
+            let range = rrsetRange(Int32(node))
+            if range.contains(where: { rrsets[$0].type == .nsec3 })
+                && range.allSatisfy({ rrsets[$0].type == .nsec3 || rrsets[$0].type == .rrsig })
+            {
+                flags[node].insert(.nsec3Only)
             }
         }
         // Parents may be numbered after their children: walk up until a known node, then fill in.
@@ -444,7 +472,7 @@ private struct Checker {
         return Zone(
             origin: origin, source: source, serial: timers.serial, soa: RRSetID(rawValue: Int32(soa)),
             negativeTTL: min(soaRecord.ttl, timers.minimum), nodes: nodes, rrsets: rrsets, records: records,
-            rdata: table.rdata, index: names)
+            rdata: table.rdata, index: names, denial: denial, signing: signing)
     }
 
     private static func rank(_ type: RecordType) -> Int {
@@ -457,32 +485,32 @@ private struct Checker {
 
     // MARK: Small accessors
 
-    private func rrsetRange(_ node: Int32) -> Range<Int> {
+    func rrsetRange(_ node: Int32) -> Range<Int> {
         Int(firstRRSet[Int(node)])..<Int(firstRRSet[Int(node)] + rrsetCount[Int(node)])
     }
 
-    private func recordRange(_ set: Int) -> Range<Int> {
+    func recordRange(_ set: Int) -> Range<Int> {
         Int(rrsets[set].firstRecord)..<Int(rrsets[set].firstRecord + rrsets[set].recordCount)
     }
 
-    private func rrset(_ node: Int32, _ type: RecordType) -> Int? {
+    func rrset(_ node: Int32, _ type: RecordType) -> Int? {
         rrsetRange(node).first { rrsets[$0].type == type }
     }
 
-    private func location(_ record: Int) -> SourceLocation { table.location(Int(recordSource[record])) }
-    private func line(_ record: Int) -> Int32 { table.entries[Int(recordSource[record])].line }
-    private func owner(_ record: Int) -> DomainName { table.owner(Int(recordSource[record])) }
-    private func name(_ node: Int32) -> DomainName {
+    func location(_ record: Int) -> SourceLocation { table.location(Int(recordSource[record])) }
+    func line(_ record: Int) -> Int32 { table.entries[Int(recordSource[record])].line }
+    func owner(_ record: Int) -> DomainName { table.owner(Int(recordSource[record])) }
+    func name(_ node: Int32) -> DomainName {
         names.withKey(node) { DomainName(trustedWire: Array($0)) }
     }
 
-    private func withRData<R>(_ record: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    func withRData<R>(_ record: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         table.withRData(Int(recordSource[record]), body)
     }
 
     /// The node named by the domain name that fills output record `record`'s RDATA from
     /// `offset` to its end, if that is one valid name and a node of this zone.
-    private func lookUpName(inRData record: Int, at offset: Int, scratch: inout [UInt8]) -> Int32? {
+    func lookUpName(inRData record: Int, at offset: Int, scratch: inout [UInt8]) -> Int32? {
         withRData(record) { rdata -> Int32? in
             guard rdata.count > offset else { return nil }
             let target = UnsafeRawBufferPointer(rebasing: rdata[offset...])
@@ -493,7 +521,7 @@ private struct Checker {
 }
 
 /// Calls `body` with `name` ASCII-lowercased (RFC 4343) in `scratch`, which holds a whole name.
-private func withLowercased<R>(
+func withLowercased<R>(
     _ name: UnsafeRawBufferPointer, in scratch: inout [UInt8], _ body: (UnsafeRawBufferPointer) -> R
 ) -> R {
     scratch.withUnsafeMutableBytes { lowered in

@@ -29,10 +29,11 @@ public final class ZoneSet: Sendable {
         case none
     }
 
-    /// The deepest zone (servable or not) at or above `name`.
-    public func match(_ name: NameView) -> Match {
-        if zones.isEmpty && unavailable.isEmpty { return .none }
-        for dropped in 0...name.labelCount {
+    /// The deepest zone (servable or not) at or above `name`; with `droppingAtLeast` 1, the
+    /// deepest strictly above it (the parent side of a zone cut, RFC 4035 §3.1.4.1).
+    public func match(_ name: NameView, droppingAtLeast first: Int = 0) -> Match {
+        if zones.isEmpty && unavailable.isEmpty || first > name.labelCount { return .none }
+        for dropped in first...name.labelCount {
             if let index = apexes.find(name.suffix(dropping: dropped)) {
                 return Int(index) < zones.count ? .zone(zones[Int(index)], apexLabels: dropped) : .unavailable
             }

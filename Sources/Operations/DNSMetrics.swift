@@ -50,6 +50,8 @@ public final class DNSMetrics: QueryObserver, Sendable {
     private let degraded: CoreMetrics.Gauge
     private let serials: Mutex<[String: CoreMetrics.Gauge]> = Mutex([:])
     /// Per-zone refresh gauges of secondary zones, made when a zone is first seen.
+    private let signingGauges: Mutex<[String: (signed: CoreMetrics.Gauge, expiry: CoreMetrics.Gauge)]> =
+        Mutex([:])
     private let zoneGauges: Mutex<[String: (sinceRefresh: CoreMetrics.Gauge, toExpiry: CoreMetrics.Gauge)]> =
         Mutex([:])
     /// Zone transfers by direction (in, out), type (AXFR, IXFR) and result (ok, failed).
@@ -170,6 +172,29 @@ public final class DNSMetrics: QueryObserver, Sendable {
             }
             gauges.sinceRefresh.record(zone.lastRefreshSuccess.map { Double(Int64(now) - Int64($0)) } ?? -1)
             gauges.toExpiry.record(zone.expiresAt.map { Double(Int64($0) - Int64(now)) } ?? 0)
+        }
+    }
+
+    /// Sets `anydns_zone_signed` (1 for a signed zone) and `anydns_zone_rrsig_expiry_seconds`
+    /// (seconds until the earliest RRSIG expiration, negative once expired) per zone.
+    public func recordSigning(_ zones: [ZoneStatus], now: UInt64) {
+        for zone in zones {
+            let gauges = signingGauges.withLock { gauges in
+                if let found = gauges[zone.origin] { return found }
+                let made = (
+                    CoreMetrics.Gauge(
+                        label: "anydns_zone_signed", dimensions: [("zone", zone.origin)], factory: factory),
+                    CoreMetrics.Gauge(
+                        label: "anydns_zone_rrsig_expiry_seconds", dimensions: [("zone", zone.origin)],
+                        factory: factory)
+                )
+                gauges[zone.origin] = made
+                return made
+            }
+            gauges.signed.record(zone.signing == nil ? 0 : 1)
+            if let expiry = zone.signing?.earliestExpiration {
+                gauges.expiry.record(Double(Int64(expiry) - Int64(now)))
+            }
         }
     }
 

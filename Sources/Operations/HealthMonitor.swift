@@ -48,6 +48,8 @@ public struct ZoneStatus: Sendable, Equatable {
     public var expiresAt: UInt64? = nil
     /// Past its expire time without a successful refresh (or never transferred): not served.
     public var expired: Bool = false
+    /// For a signed zone being served: its denial method and earliest RRSIG expiration.
+    public var signing: ZoneSigning? = nil
 }
 
 /// The outcome of one round of self-probes (SOA queries to our own anycast listeners).
@@ -82,14 +84,18 @@ public final class HealthMonitor: Sendable {
     public let defences: HealthDocument.Defences?
     /// A self-probe round older than this no longer counts as evidence of health.
     public let probeMaxAge: TimeInterval
+    /// The zones being served now, for what only the data knows (DNSSEC signatures).
+    private let servedZones: @Sendable () -> ZoneSet
     private let onTransition: @Sendable (Lifecycle) -> Void
 
     public init(
         configuredZones: [ZoneSource], listeners: [String], maintenanceFile: String?,
         probeMaxAge: TimeInterval, defences: HealthDocument.Defences? = nil,
+        servedZones: @escaping @Sendable () -> ZoneSet = { .empty },
         logger: Logger, onTransition: @escaping @Sendable (Lifecycle) -> Void = { _ in }
     ) {
         self.defences = defences
+        self.servedZones = servedZones
         state = Mutex(
             State(
                 zones: configuredZones.map {
@@ -150,8 +156,24 @@ public final class HealthMonitor: Sendable {
         }
     }
 
-    /// Every zone's status (for `/zones` and metrics).
-    public var zoneStatuses: [ZoneStatus] { state.withLock { $0.zones } }
+    /// Every zone's status (for `/zones` and metrics), with the signing state of what is served.
+    public var zoneStatuses: [ZoneStatus] {
+        let signing = servedSigning()
+        return state.withLock { $0.zones }.map { zone in
+            var zone = zone
+            zone.signing = signing[zone.origin]
+            return zone
+        }
+    }
+
+    /// The signing state of each signed zone being served, by origin.
+    private func servedSigning() -> [String: ZoneSigning] {
+        var result: [String: ZoneSigning] = [:]
+        for zone in servedZones().zones {
+            if let signing = zone.signing { result[zone.origin.description] = signing }
+        }
+        return result
+    }
 
     /// Records the outcome of a load or reload.
     public func record(_ reports: [ZoneLoadReport], at now: Date) {
@@ -192,13 +214,19 @@ public final class HealthMonitor: Sendable {
         state.withLock { $0.lastReloadFailed || $0.zones.contains { !$0.lastErrors.isEmpty } }
     }
 
-    /// `/readyz`: ready only when every configured zone is loaded, a self-probe round succeeded
-    /// within ``probeMaxAge``, and the server is neither draining, still starting, nor in
-    /// maintenance (README "Management HTTP"). Otherwise the first reason found.
+    /// `/readyz`: ready only when every configured zone is loaded, no signed zone served has an
+    /// expired signature, a self-probe round succeeded within ``probeMaxAge``, and the server is
+    /// neither draining, still starting, nor in maintenance (README "Management HTTP").
+    /// Otherwise the first reason found.
     public func readiness(now: Date) -> (ready: Bool, reason: String) {
         if let maintenanceFile, FileManager.default.fileExists(atPath: maintenanceFile) {
             return (false, "maintenance file \(maintenanceFile) present")
         }
+        // RFC 4035 §5.3.1: past an RRSIG's expiration validators reject the data it signs; a
+        // site must not keep attracting queries with bogus answers.
+        let expired = servedSigning().filter { _, signing in
+            signing.earliestExpiration.map { $0 <= UInt64(max(0, now.timeIntervalSince1970)) } ?? false
+        }.min { $0.key < $1.key }
         return state.withLock { state in
             switch state.lifecycle {
             case .ready: break
@@ -211,6 +239,9 @@ public final class HealthMonitor: Sendable {
             if let missing = state.zones.first(where: { $0.serial == nil }) {
                 let how = missing.role == "secondary" ? "not yet transferred" : "not loaded"
                 return (false, "zone \(missing.origin) \(how)")
+            }
+            if let (origin, signing) = expired, let at = signing.earliestExpiration {
+                return (false, "zone \(origin) has expired signatures (RRSIG expired \(epochISO8601(at)))")
             }
             guard let probe = state.probe else { return (false, "no self-probe yet") }
             guard probe.succeeded else { return (false, "self-probe failed: \(probe.detail)") }
@@ -227,6 +258,7 @@ public final class HealthMonitor: Sendable {
     /// The `/health` document.
     public func document(now: Date) -> HealthDocument {
         let (ready, reason) = readiness(now: now)
+        let signing = servedSigning()
         return state.withLock { state in
             HealthDocument(
                 state: state.lifecycle.name, ready: ready, reason: reason,
@@ -236,6 +268,16 @@ public final class HealthMonitor: Sendable {
                         origin: $0.origin, source: $0.source, serial: $0.serial,
                         loadedAt: $0.loadedAt.map(iso8601),
                         errors: $0.lastErrors, role: $0.role,
+                        signed: signing[$0.origin] != nil,
+                        dnssec: signing[$0.origin].map { signing in
+                            .init(
+                                denial: signing.denial?.description,
+                                signatures: signing.signatures,
+                                earliestExpiration: signing.earliestExpiration.map(epochISO8601),
+                                secondsToExpiration: signing.earliestExpiration.map {
+                                    Int64($0) - Int64(now.timeIntervalSince1970)
+                                })
+                        },
                         secondary: $0.role == "secondary"
                             ? .init(
                                 primaries: $0.primaries,
@@ -267,7 +309,20 @@ public struct HealthDocument: Codable, Sendable, Equatable {
         public var errors: [String]
         /// `primary` or `secondary`.
         public var role: String
+        /// Whether the zone served holds DNSSEC signatures.
+        public var signed: Bool
+        public var dnssec: DNSSEC?
         public var secondary: Secondary?
+    }
+
+    /// A signed zone's state (RFC 4035): how it proves non-existence and when its first
+    /// signature expires.
+    public struct DNSSEC: Codable, Sendable, Equatable {
+        /// `nsec`, `nsec3`, or null when the zone has no usable chain.
+        public var denial: String?
+        public var signatures: Int
+        public var earliestExpiration: String?
+        public var secondsToExpiration: Int64?
     }
 
     /// A secondary zone's refresh state (RFC 1034 §4.3.5).

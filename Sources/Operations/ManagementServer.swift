@@ -56,7 +56,10 @@ public struct ManagementServer: Sendable {
                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("metrics") { _, _ -> Response in
-            metrics.recordFreshness(monitor.zoneStatuses, now: UInt64(Date().timeIntervalSince1970))
+            let statuses = monitor.zoneStatuses
+            let now = UInt64(Date().timeIntervalSince1970)
+            metrics.recordFreshness(statuses, now: now)
+            metrics.recordSigning(statuses, now: now)
             return text(.ok, metrics.render(), contentType: "text/plain; version=0.0.4")
         }
         router.get("zones") { _, _ -> Response in
@@ -122,6 +125,10 @@ func zoneStatusText(_ zones: [ZoneStatus], now: Date) -> String {
             fields.append("last: \(zone.lastRefreshResult ?? "-")")
         } else {
             fields.append("source: \(zone.source)")
+        }
+        if let signing = zone.signing {
+            fields.append("dnssec: \(signing.denial?.description ?? "no chain")")
+            fields.append("rrsig-expiration: \(relative(signing.earliestExpiration))")
         }
         if !zone.lastErrors.isEmpty { fields.append("errors: \(zone.lastErrors.count)") }
         return "[\(zone.origin)] " + fields.joined(separator: " | ")

@@ -27,6 +27,12 @@ struct CheckZone: ParsableCommand {
             print(
                 "zone \(loaded.zone.origin): loaded serial \(loaded.zone.serial), \(loaded.zone.recordCount) records"
             )
+            if let signing = loaded.zone.signing {
+                let denial = signing.denial.map { "\($0)".uppercased() } ?? "no NSEC/NSEC3 chain"
+                let expiry =
+                    signing.earliestExpiration.map { ", earliest RRSIG expiration \(utcDate($0))" } ?? ""
+                print("zone \(loaded.zone.origin): signed, \(denial), \(signing.signatures) RRSIGs\(expiry)")
+            }
         case .failure(let error):
             for diagnostic in error.diagnostics { printError("\(diagnostic)") }
             printError("zone \(originName): not loaded, \(error.errors.count) error(s)")

@@ -107,16 +107,16 @@ struct Serve: AsyncParsableCommand {
                         "transfer from \(settings.transfers.secondaries[$0]!.map(\.description).joined(separator: ", "))"
                 )
             }
+        let store = ZoneStore(.empty)
         let monitor = HealthMonitor(
             configuredZones: settings.zones + secondaryEntries, listeners: settings.listen.map(\.description),
             maintenanceFile: settings.maintenanceFile, probeMaxAge: settings.health.probeMaxAge,
-            defences: settings.defencesReport, logger: logger,
+            defences: settings.defencesReport, servedZones: { store.snapshot }, logger: logger,
             onTransition: { metrics.record($0) })
         monitor.transition(to: .loading)
         let (zones, reports) = ZoneCatalog.load(settings.zones, previous: nil, logger: logger)
         monitor.record(reports, at: Date())
         metrics.recordLoad(reports, isReload: false)
-        let store = ZoneStore(.empty)
         let zoneService = ZoneService(
             settings: settings.transfers, store: store, logger: logger,
             observer: ZoneServiceReporter(monitor: monitor, metrics: metrics))
