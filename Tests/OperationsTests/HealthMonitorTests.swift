@@ -119,3 +119,36 @@ struct HealthMonitorTests {
         #expect(text.contains("anydns_state{state=\"ready\"} 1.0"))
     }
 }
+
+@Suite("Health of signed zones (RFC 4035 §5.3.1)")
+struct SignedZoneHealthTests {
+    @Test func expiredSignaturesMakeTheSiteUnready() throws {
+        let files = TemporaryZones()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let now = UInt32(start.timeIntervalSince1970)
+        let signed = try TestSigner.sign(
+            "$ORIGIN example.test.\n@ 300 SOA ns1 hostmaster 7 3600 900 604800 60\n@ NS ns1\nns1 A 192.0.2.1\n",
+            origin: "example.test.", denial: .nsec3(iterations: 0, salt: [], optOut: false),
+            inception: now - 86400, expiration: now + 60)
+        let path = files.write("example.test.zone", signed)
+        let origin = DomainName("example.test.")!
+        let zone = try ZoneLoader.load(path: path, origin: origin, now: UInt64(now)).get().zone
+        let health = HealthMonitor(
+            configuredZones: [ZoneSource(origin: origin, file: path)], listeners: ["10.53.0.1:53"],
+            maintenanceFile: nil, probeMaxAge: 500, servedZones: { ZoneSet([zone]) },
+            logger: Logger(label: "test"))
+        health.transition(to: .ready)
+        health.record([ZoneLoadReport(origin: origin, outcome: .loaded(zone, warnings: []))], at: start)
+        health.record(ProbeRound(finishedAt: start, succeeded: true, detail: "ok"))
+        #expect(health.readiness(now: start.addingTimeInterval(59)) == (true, "ready"))
+        let document = health.document(now: start.addingTimeInterval(59))
+        #expect(document.zones.first?.signed == true)
+        #expect(document.zones.first?.dnssec?.denial == "nsec3")
+        #expect(document.zones.first?.dnssec?.secondsToExpiration == 1)
+        #expect(document.zones.first?.dnssec?.earliestExpiration == "2027-01-15T08:01:00Z")
+        #expect(
+            health.readiness(now: start.addingTimeInterval(60))
+                == (false, "zone example.test. has expired signatures (RRSIG expired 2027-01-15T08:01:00Z)"))
+        #expect(health.zoneStatuses.first?.signing?.earliestExpiration == UInt64(now) + 60)
+    }
+}

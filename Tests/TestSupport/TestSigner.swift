@@ -165,6 +165,20 @@ public enum TestSigner {
         }
     }
 
+    /// The NSEC3 hashed owner label of `name` (RFC 5155 §5), lowercase base32hex, computed by
+    /// libldns: an oracle for tests of the server's own hashing and proofs.
+    public static func nsec3Label(of name: String, iterations: UInt16, salt: [UInt8]) -> String {
+        let owner = ldns_dname_new_frm_str(name)!
+        defer { ldns_rdf_deep_free(owner) }
+        let hashed = salt.withUnsafeBufferPointer { salt in
+            ldns_nsec3_hash_name(owner, 1, iterations, UInt8(salt.count), salt.baseAddress)!
+        }
+        defer { ldns_rdf_deep_free(hashed) }
+        let text = ldns_rdf2str(hashed)!
+        defer { free(text) }
+        return String(cString: text).lowercased().split(separator: ".").first.map(String.init) ?? ""
+    }
+
     // MARK: - libldns plumbing
 
     /// Runs `body` with the plain presentation format: no `;{id = …}` comments after DNSKEYs.
