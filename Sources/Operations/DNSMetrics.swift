@@ -50,8 +50,8 @@ public final class DNSMetrics: QueryObserver, Sendable {
     private let degraded: CoreMetrics.Gauge
     private let serials: Mutex<[String: CoreMetrics.Gauge]> = Mutex([:])
     /// Per-zone refresh gauges of secondary zones, made when a zone is first seen.
-    private let signingGauges: Mutex<[String: (signed: CoreMetrics.Gauge, expiry: CoreMetrics.Gauge)]> =
-        Mutex([:])
+    /// `anydns_zone_signed` and `anydns_zone_rrsig_expiry_seconds`, by label and zone.
+    private let signingGauges: Mutex<[String: CoreMetrics.Gauge]> = Mutex([:])
     private let zoneGauges: Mutex<[String: (sinceRefresh: CoreMetrics.Gauge, toExpiry: CoreMetrics.Gauge)]> =
         Mutex([:])
     /// Zone transfers by direction (in, out), type (AXFR, IXFR) and result (ok, failed).
@@ -179,22 +179,21 @@ public final class DNSMetrics: QueryObserver, Sendable {
     /// (seconds until the earliest RRSIG expiration, negative once expired) per zone.
     public func recordSigning(_ zones: [ZoneStatus], now: UInt64) {
         for zone in zones {
-            let gauges = signingGauges.withLock { gauges in
-                if let found = gauges[zone.origin] { return found }
-                let made = (
-                    CoreMetrics.Gauge(
-                        label: "anydns_zone_signed", dimensions: [("zone", zone.origin)], factory: factory),
-                    CoreMetrics.Gauge(
-                        label: "anydns_zone_rrsig_expiry_seconds", dimensions: [("zone", zone.origin)],
-                        factory: factory)
-                )
-                gauges[zone.origin] = made
-                return made
-            }
-            gauges.signed.record(zone.signing == nil ? 0 : 1)
+            signingGauge("anydns_zone_signed", zone: zone.origin).record(zone.signing == nil ? 0 : 1)
+            // Only a signed zone has an expiry: a gauge at 0 for an unsigned one would read "expiring now".
             if let expiry = zone.signing?.earliestExpiration {
-                gauges.expiry.record(Double(Int64(expiry) - Int64(now)))
+                signingGauge("anydns_zone_rrsig_expiry_seconds", zone: zone.origin)
+                    .record(Double(Int64(expiry) - Int64(now)))
             }
+        }
+    }
+
+    private func signingGauge(_ label: String, zone: String) -> CoreMetrics.Gauge {
+        signingGauges.withLock { gauges in
+            if let found = gauges[label + zone] { return found }
+            let made = CoreMetrics.Gauge(label: label, dimensions: [("zone", zone)], factory: factory)
+            gauges[label + zone] = made
+            return made
         }
     }
 
