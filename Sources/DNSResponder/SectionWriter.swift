@@ -278,9 +278,10 @@ struct SectionWriter {
                 if zone.withName(of: cut, { write(zone, ns, owner: $0, to: .authority) }) {
                     collectTargets(zone, ns, cut: cut)
                 }
-                // RFC 4035 §3.1.4: a signed delegation's DS with its RRSIG (else the proof that
-                // there is none, added by `prove`).
-                if dnssecOK, let ds = zone.rrset(cut, .ds) {
+                // RFC 4035 §3.1.4: in a signed zone, a signed delegation's DS with its RRSIG
+                // (else the proof that there is none, added by `prove`); an unsigned zone's DS is
+                // not added (as NSD and Knot DNS).
+                if dnssecOK && zone.signing != nil, let ds = zone.rrset(cut, .ds) {
                     _ = zone.withName(of: cut) { write(zone, ds, owner: $0, to: .authority) }
                 }
                 return
