@@ -2,6 +2,7 @@
 """NSD, Knot DNS and anydns side by side, measured the way README "Tests, lab and benchmarks" describes.
 
     Benchmarks/bench.py [--anydns PATH] [--servers nsd,knot,anydns] [--quick] [--json FILE] ...
+    Benchmarks/bench.py --only dnssec      # just the signed zone rows (--only takes groups, below)
 
 Method
 ------
@@ -56,14 +57,38 @@ Method
     its own /24 is rate limited too (at 50/s against 20/s NSD and Knot limit it by itself). Flood responses are dnsperf's
     completed queries; how many had TC=1 is counted on `lo` by an AF_PACKET socket with a BPF
     filter (root only; otherwise shown as —), with the capture's own drops shown.
+* Signed zones (groups dnssec-udp and dnssec-big, unless --skip-dnssec). The 10k and the 1M
+  zone signed by ldns-signzone: NSEC3 (SHA-1, 0 extra iterations, no salt, no opt-out, as RFC
+  9276 advises), an ECDSA P-256 KSK and ZSK from ldns-keygen, signatures valid from a day ago for
+  30 days. A signed zone and its keys are kept in --cache (~/.cache/anydns-bench/signed/
+  ORIGIN-SIZE-DIGEST/, the digest covering the unsigned zone, the signing parameters and the ldns
+  version), and signed again only when that changes or fewer than 7 days of validity are left;
+  meta.json there records how long ldns-signzone took. Each server gets a copy of the signed file
+  (NSD and Knot serve a pre-signed zone as it is, with no signing configuration).
+  - "UDP DO=1" (dnssec-udp): the signed 10k zone, the UDP run with dnsperf -D (EDNS, DO=1) and
+    the same query file as the unsigned UDP row (10 % NXDOMAIN, answered with NSEC3 proofs; 5 %
+    NODATA and 5 % wildcard, with NSEC3 records too), then, when the small group ran too, each
+    server's unsigned UDP run against its signed DO=1 run. dnsperf's average response size is printed (with DNSSEC records it is
+    several times the unsigned one).
+  - Signed 1M zone (dnssec-big; --skip-big or --skip-signed-big leave it out): seconds from start
+    to the first SOA answer, then PSS and RSS (summed over the process tree, so pages shared
+    between NSD's processes count once per process in RSS), next to the unsigned 1M zone's figures
+    when that group ran too.
+  Before measuring, one DO=1 query for h1 A must bring an RRSIG, and one for a missing name an
+  NXDOMAIN with at least two NSEC3 records, their RRSIGs and the SOA's; the tables show the
+  result, and the targets whether anydns passed it (a server failing it is still measured).
+* Groups. --only small,rrl,big,dnssec-udp,dnssec-big (dnssec = both signed groups; default: all)
+  picks what runs; --skip-big, --skip-rrl, --skip-dnssec and --skip-signed-big take groups away.
 * Output. Markdown tables per test, ratios to NSD and Knot, then the targets (MET / MISSED)
   and a note naming the runs during which other processes used CPU 0 or CPU 1.
   These are benchmark figures printed as tables, never assertions; the exit status is non-zero
   only when a tool is missing or a server fails to start or to answer.
 
---json FILE writes everything: {"settings", "zones", "throughput": [rows with test "udp-small",
-"tcp-small", "udp-rrl" or "udp-big", server, sent, answered, lost, qps, ...], "startup": [rows with zone
-"small" or "big", server, first_answer_s, pss_mib], "reload": [rows with server, sent,
+--json FILE writes everything: {"settings", "throughput": [rows with test "udp-small",
+"tcp-small", "udp-rrl", "udp-big" or "udp-dnssec", server, sent, answered, lost, qps, response_bytes, ...,
+and for udp-dnssec dnssec_check], "startup": [rows with zone "small", "big" or "signed-big", server,
+first_answer_s, pss_mib, and for signed-big rss_mib and dnssec_check], "zones" ("small", "big",
+"signed-small" and "signed-big", these with path, cached, sign_seconds, records, RRSIG, NSEC3, bytes), "reload": [rows with server, sent,
 answered, lost, servfail, ...], "flood": [rows with server, flood_sent, flood_responses,
 flood_captured, flood_truncated, capture_drops, legit_sent, legit_answered, legit_truncated,
 legit_timeouts], "targets", "noisy_runs", "errors"}.
