@@ -2,6 +2,7 @@
 """NSD, Knot DNS and anydns side by side, measured the way README "Tests, lab and benchmarks" describes.
 
     Benchmarks/bench.py [--anydns PATH] [--servers nsd,knot,anydns] [--quick] [--json FILE] ...
+    Benchmarks/bench.py --only dnssec      # just the signed zone rows (--only takes groups, below)
 
 Method
 ------
@@ -56,14 +57,38 @@ Method
     its own /24 is rate limited too (at 50/s against 20/s NSD and Knot limit it by itself). Flood responses are dnsperf's
     completed queries; how many had TC=1 is counted on `lo` by an AF_PACKET socket with a BPF
     filter (root only; otherwise shown as —), with the capture's own drops shown.
+* Signed zones (groups dnssec-udp and dnssec-big, unless --skip-dnssec). The 10k and the 1M
+  zone signed by ldns-signzone: NSEC3 (SHA-1, 0 extra iterations, no salt, no opt-out, as RFC
+  9276 advises), an ECDSA P-256 KSK and ZSK from ldns-keygen, signatures valid from a day ago for
+  30 days. A signed zone and its keys are kept in --cache (~/.cache/anydns-bench/signed/
+  ORIGIN-SIZE-DIGEST/, the digest covering the unsigned zone, the signing parameters and the ldns
+  version), and signed again only when that changes or fewer than 7 days of validity are left;
+  meta.json there records how long ldns-signzone took. Each server gets a copy of the signed file
+  (NSD and Knot serve a pre-signed zone as it is, with no signing configuration).
+  - "UDP DO=1" (dnssec-udp): the signed 10k zone, the UDP run with dnsperf -D (EDNS, DO=1) and
+    the same query file as the unsigned UDP row (10 % NXDOMAIN, answered with NSEC3 proofs; 5 %
+    NODATA and 5 % wildcard, with NSEC3 records too), then, when the small group ran too, each
+    server's unsigned UDP run against its signed DO=1 run. dnsperf's average response size is printed (with DNSSEC records it is
+    several times the unsigned one).
+  - Signed 1M zone (dnssec-big; --skip-big or --skip-signed-big leave it out): seconds from start
+    to the first SOA answer, then PSS and RSS (summed over the process tree, so pages shared
+    between NSD's processes count once per process in RSS), next to the unsigned 1M zone's figures
+    when that group ran too.
+  Before measuring, one DO=1 query for h1 A must bring an RRSIG, and one for a missing name an
+  NXDOMAIN with at least two NSEC3 records, their RRSIGs and the SOA's; the tables show the
+  result, and the targets whether anydns passed it (a server failing it is still measured).
+* Groups. --only small,rrl,big,dnssec-udp,dnssec-big (dnssec = both signed groups; default: all)
+  picks what runs; --skip-big, --skip-rrl, --skip-dnssec and --skip-signed-big take groups away.
 * Output. Markdown tables per test, ratios to NSD and Knot, then the targets (MET / MISSED)
   and a note naming the runs during which other processes used CPU 0 or CPU 1.
   These are benchmark figures printed as tables, never assertions; the exit status is non-zero
   only when a tool is missing or a server fails to start or to answer.
 
---json FILE writes everything: {"settings", "zones", "throughput": [rows with test "udp-small",
-"tcp-small", "udp-rrl" or "udp-big", server, sent, answered, lost, qps, ...], "startup": [rows with zone
-"small" or "big", server, first_answer_s, pss_mib], "reload": [rows with server, sent,
+--json FILE writes everything: {"settings", "throughput": [rows with test "udp-small",
+"tcp-small", "udp-rrl", "udp-big" or "udp-dnssec", server, sent, answered, lost, qps, response_bytes, ...,
+and for udp-dnssec dnssec_check], "startup": [rows with zone "small", "big" or "signed-big", server,
+first_answer_s, pss_mib, and for signed-big rss_mib and dnssec_check], "zones" ("small", "big",
+"signed-small" and "signed-big", these with path, cached, sign_seconds, records, RRSIG, NSEC3, bytes), "reload": [rows with server, sent,
 answered, lost, servfail, ...], "flood": [rows with server, flood_sent, flood_responses,
 flood_captured, flood_truncated, capture_drops, legit_sent, legit_answered, legit_truncated,
 legit_timeouts], "targets", "noisy_runs", "errors"}.
@@ -71,6 +96,7 @@ legit_timeouts], "targets", "noisy_runs", "errors"}.
 import argparse
 import atexit
 import ctypes
+import hashlib
 import json
 import os
 import re
@@ -97,10 +123,27 @@ RELOAD_SETTLE_TIMEOUT = 180.0  # seconds to wait for the last serial after a rel
 NOISE_POINTS = 10  # CPU busy % above the server's (CPU 0) or dnsperf's (CPU 1): something else ran
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 QTYPE_A, QTYPE_SOA = 1, 6
+QTYPE_OPT, QTYPE_RRSIG, QTYPE_NSEC3 = 41, 46, 50
+EDNS_DO = 0x8000  # DNSSEC OK, in the OPT record's TTL field
 RRL_SLIP = 2  # every second rate-limited query gets a TC=1 answer, the others none
 RRL_IPV4_PREFIX, RRL_IPV6_PREFIX = 24, 56
 FLOOD_ADDRESS = "127.0.1.2"  # the flooding source (127/8 is all local on Linux)
 LEGIT_ADDRESS = "127.0.2.3"  # a client in another /24, asking at a modest rate
+# DNSSEC rows: ldns-signzone with an ECDSA P-256 KSK and ZSK, NSEC3 with SHA-1, 0 extra
+# iterations and no salt (RFC 9276), signatures from a day ago to SIGNATURE_DAYS ahead.
+DNSSEC_ALGORITHM = "ECDSAP256SHA256"
+NSEC3_ITERATIONS = 0
+SIGNATURE_DAYS = 30
+RESIGN_MARGIN_DAYS = 7  # a cached signed zone whose signatures expire sooner is signed again
+# What a run can contain (--only, --skip-*): README "Tests, lab and benchmarks".
+GROUPS = {
+    "small": "10k zone: start-up, UDP, TCP",
+    "rrl": "10k zone with response rate limiting: UDP, flood",
+    "big": "1M zone: start-up, UDP, reload under load",
+    "dnssec-udp": "signed 10k zone (NSEC3): UDP with DO=1",
+    "dnssec-big": "signed 1M zone (NSEC3): start-up and memory",
+}
+GROUP_ALIASES = {"dnssec": ["dnssec-udp", "dnssec-big"], "all": list(GROUPS)}
 
 # Servers and load generators still running; stopped at exit whatever happens.
 LIVE_SERVERS = []
@@ -162,9 +205,14 @@ def encode_name(name):
     return b"".join(bytes([len(label)]) + label.encode() for label in labels) + b"\0"
 
 
-def build_query(query_id, name, qtype, flags=0):
-    """A one-question query (no RD by default: an authoritative question)."""
-    return struct.pack("!HHHHHH", query_id, flags, 1, 0, 0, 0) + encode_name(name) + struct.pack("!HH", qtype, 1)
+def build_query(query_id, name, qtype, flags=0, dnssec_ok=False):
+    """A one-question query (no RD by default: an authoritative question); with dnssec_ok, an
+    OPT record (4096-octet payload) with the DO bit, as dnsperf -D sends."""
+    question = encode_name(name) + struct.pack("!HH", qtype, 1)
+    if not dnssec_ok:
+        return struct.pack("!HHHHHH", query_id, flags, 1, 0, 0, 0) + question
+    opt = b"\0" + struct.pack("!HHIH", QTYPE_OPT, 4096, EDNS_DO, 0)
+    return struct.pack("!HHHHHH", query_id, flags, 1, 0, 0, 1) + question + opt
 
 
 def skip_name(data, pos):
@@ -199,6 +247,45 @@ def parse_response(data):
         return query_id, flags & 0xF, bool(flags & 0x0400), ancount, serial
     except (IndexError, struct.error):
         return None
+
+
+def response_sections(data):
+    """(rcode, aa, {section: [record types]}) of a whole response, sections "answer",
+    "authority" and "additional"; None when it cannot be read."""
+    try:
+        _, flags, qdcount, *counts = struct.unpack_from("!HHHHHH", data)
+        pos = 12
+        for _ in range(qdcount):
+            pos = skip_name(data, pos) + 4
+        sections = {}
+        for section, count in zip(("answer", "authority", "additional"), counts):
+            types = sections.setdefault(section, [])
+            for _ in range(count):
+                pos = skip_name(data, pos)
+                rtype, _rclass, _ttl, rdlength = struct.unpack_from("!HHIH", data, pos)
+                types.append(rtype)
+                pos += 10 + rdlength
+        return flags & 0xF, bool(flags & 0x0400), sections
+    except (IndexError, struct.error):
+        return None
+
+
+def ask_dnssec(port, name, qtype, timeout=1.0):
+    """One UDP question with DO=1; response_sections() of the answer, or None."""
+    query_id = int.from_bytes(os.urandom(2), "big")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(("127.0.0.1", port))
+            sock.send(build_query(query_id, name, qtype, dnssec_ok=True))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                data = sock.recv(65535)
+                if len(data) >= 12 and struct.unpack_from("!H", data)[0] == query_id:
+                    return response_sections(data)
+        except OSError:
+            return None
+    return None
 
 
 def ask(port, name, qtype, timeout=1.0):
@@ -281,13 +368,14 @@ def tree_cpu_times(root):
     return user / CLK_TCK, system / CLK_TCK
 
 
-def tree_pss_mib(root):
+def tree_pss_mib(root, field="Pss"):
+    """Sum of one /proc/PID/smaps_rollup field (Pss, or Rss) over the tree, in MiB."""
     total_kib = 0
     for pid in process_tree(root):
         try:
             with open(f"/proc/{pid}/smaps_rollup") as rollup:
                 for line in rollup:
-                    if line.startswith("Pss:"):
+                    if line.startswith(field + ":"):
                         total_kib += int(line.split()[1])
                         break
         except OSError:
@@ -349,6 +437,101 @@ class Zone:
         with open(temporary, "w") as zone_file:
             zone_file.write(text)
         os.replace(temporary, path)
+
+
+def ldns_version():
+    out = subprocess.run(["ldns-signzone", "-v"], capture_output=True, text=True)
+    return (out.stdout + out.stderr).strip()
+
+
+class SignedZone:
+    """A Zone (serial 1) signed by ldns-signzone, kept in a cache directory between runs.
+
+    NSEC3 (SHA-1, NSEC3_ITERATIONS extra iterations, no salt, no opt-out), an ECDSA P-256 KSK
+    (signs the DNSKEY set) and ZSK (everything else), signatures valid from a day ago for
+    SIGNATURE_DAYS days. The cache entry, CACHE/signed/ORIGIN-SIZE-DIGEST/, is named by a digest
+    of the unsigned zone text and these parameters, so a change to gen_zone.py or to them signs
+    again; so does a cached zone whose signatures expire within RESIGN_MARGIN_DAYS. It holds
+    zone.signed, keys/ (kept when re-signing) and meta.json (signing time, validity, counts).
+    Servers get a copy of zone.signed, never the cached file itself."""
+
+    def __init__(self, zone, cache_dir):
+        self.origin, self.names, self.query_file = zone.origin, zone.names, zone.query_file
+        params = (f"{DNSSEC_ALGORITHM} KSK+ZSK; NSEC3 SHA-1, {NSEC3_ITERATIONS} iterations, no salt; "
+                  f"{SIGNATURE_DAYS} days; {ldns_version()}")
+        text = zone.text  # serial 1, as generated
+        digest = hashlib.sha256((params + "\n" + text).encode()).hexdigest()[:16]
+        self.dir = os.path.join(cache_dir, "signed", f"{zone.origin.rstrip('.')}-{size_label(zone.names)}-{digest}")
+        self.path = os.path.join(self.dir, "zone.signed")
+        meta_path = os.path.join(self.dir, "meta.json")
+        self.meta = None
+        try:
+            with open(meta_path) as meta_file:
+                meta = json.load(meta_file)
+            if os.path.exists(self.path) and meta["expiration"] - time.time() > RESIGN_MARGIN_DAYS * 86400:
+                self.meta = meta
+        except (OSError, ValueError, KeyError):
+            pass
+        self.cached = self.meta is not None
+        if self.cached:
+            log(f"  signed {self.origin} from the cache: {self.path} (signed in "
+                f"{self.meta['sign_seconds']:.1f} s on {time.strftime('%Y-%m-%d', time.localtime(self.meta['signed_at']))})")
+            return
+        os.makedirs(os.path.join(self.dir, "keys"), exist_ok=True)
+        keys = self.keys()
+        unsigned = os.path.join(self.dir, "zone.unsigned")
+        with open(unsigned, "w") as zone_file:
+            zone_file.write(text)
+        now = int(time.time())
+        inception, expiration = now - 86400, now + SIGNATURE_DAYS * 86400
+        temporary = self.path + ".new"
+        command = ["ldns-signzone", "-n", "-t", str(NSEC3_ITERATIONS), "-o", zone.origin,
+                   "-i", str(inception), "-e", str(expiration), "-f", temporary, unsigned] + keys
+        log(f"  signing {self.origin} ({zone.records:,} records) with ldns-signzone into {self.dir}")
+        started = time.monotonic()
+        run = subprocess.run(command, capture_output=True, text=True)
+        sign_seconds = time.monotonic() - started
+        os.unlink(unsigned)
+        if run.returncode != 0:
+            raise BenchError(f"ldns-signzone failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
+        counts = {"records": 0, "RRSIG": 0, "NSEC3": 0}
+        with open(temporary) as signed:
+            for line in signed:
+                if line.strip() and not line.startswith(";"):
+                    counts["records"] += 1
+                    fields = line.split(None, 4)
+                    if len(fields) > 3 and fields[3] in counts:
+                        counts[fields[3]] += 1
+        os.replace(temporary, self.path)
+        self.meta = {"params": params, "sign_seconds": sign_seconds, "signed_at": now, "inception": inception,
+                     "expiration": expiration, "keys": [os.path.basename(key) for key in keys],
+                     "bytes": os.path.getsize(self.path), **counts}
+        with open(meta_path, "w") as meta_file:
+            json.dump(self.meta, meta_file, indent=2)
+        log(f"  signed {self.origin} in {sign_seconds:.1f} s: {counts['records']:,} records "
+            f"({counts['RRSIG']:,} RRSIG, {counts['NSEC3']:,} NSEC3), {self.meta['bytes'] / 2**20:,.1f} MiB")
+
+    def keys(self):
+        """Base names of the KSK and the ZSK in keys/, made with ldns-keygen the first time."""
+        key_dir = os.path.join(self.dir, "keys")
+        found = {}
+        for entry in sorted(os.listdir(key_dir)):
+            if entry.endswith(".key") and os.path.exists(os.path.join(key_dir, entry[:-4] + ".private")):
+                with open(os.path.join(key_dir, entry)) as key_file:
+                    flags = re.search(r"\sDNSKEY\s+(\d+)", key_file.read())
+                if flags:
+                    found.setdefault("ksk" if int(flags.group(1)) & 1 else "zsk", entry[:-4])
+        for kind in ("ksk", "zsk"):
+            if kind not in found:
+                command = ["ldns-keygen", "-a", DNSSEC_ALGORITHM] + (["-k"] if kind == "ksk" else []) + [self.origin]
+                run = subprocess.run(command, capture_output=True, text=True, cwd=key_dir)
+                if run.returncode != 0:
+                    raise BenchError(f"ldns-keygen failed: {run.stderr.strip()}")
+                found[kind] = run.stdout.strip()
+        return [os.path.join(key_dir, found[kind]) for kind in ("ksk", "zsk")]
+
+    def copy_to(self, path):
+        shutil.copyfile(self.path, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,6 +652,21 @@ class Server:
             raise BenchError(f"{self.name}: h1.{origin} A answered {host} (want NOERROR, AA, 1 answer)")
         if not missing or missing[0] != 3 or not missing[1]:
             raise BenchError(f"{self.name}: no-such-name.{origin} A answered {missing} (want NXDOMAIN, AA)")
+
+
+    def dnssec_check(self, origin):
+        """What DO=1 answers carry: the RRSIG with h1's A record, and the NSEC3 proof (at least two
+        NSEC3 records, each with its RRSIG, and the SOA's RRSIG) in a NXDOMAIN's authority section."""
+        positive = ask_dnssec(self.port, "h1." + origin, QTYPE_A)
+        negative = ask_dnssec(self.port, "no-such-name." + origin, QTYPE_A)
+        authority = negative[2]["authority"] if negative and negative[0] == 3 else []
+        check = {"answer_rrsig": bool(positive and QTYPE_RRSIG in positive[2]["answer"]),
+                 "nxdomain_nsec3": authority.count(QTYPE_NSEC3), "nxdomain_rrsig": authority.count(QTYPE_RRSIG)}
+        check["ok"] = (check["answer_rrsig"] and check["nxdomain_nsec3"] >= 2
+                       and check["nxdomain_rrsig"] >= check["nxdomain_nsec3"] + 1)
+        if not check["ok"]:
+            log(f"  WARNING: {self.name} DO=1 answers lack DNSSEC records: {check}")
+        return check
 
 
 class Nsd(Server):
@@ -661,6 +859,7 @@ class Dnsperf:
         text = "".join(summary)
         totals = dnsperf_totals(text)
         max_match = re.search(r"Average Latency \(s\):.*max ([\d.]+)", text)
+        size_match = re.search(r"Average packet size:\s+request (\d+), response (\d+)", text)
         latencies.sort()
         cpu = self.rusage.ru_utime + self.rusage.ru_stime
         return {
@@ -673,6 +872,7 @@ class Dnsperf:
             "avg_latency_ms": 1000 * sum(latencies) / len(latencies) if latencies else None,
             "p99_latency_ms": 1000 * percentile(latencies, 0.99) if latencies else None,
             "max_latency_ms": 1000 * float(max_match.group(1)) if max_match else None,
+            "response_bytes": int(size_match.group(2)) if size_match else None,
             "wall_s": self.wall,
             "dnsperf_cpu_pct": 100 * cpu / self.wall,
         }
@@ -695,11 +895,12 @@ def measure_startup(server, zone, instance):
             "first_answer_s": first_answer, "pss_mib": pss}
 
 
-def measure_throughput(server, zone, args, test, tcp=False):
+def measure_throughput(server, zone, args, test, tcp=False, extra=()):
     output = os.path.join(server.dir, f"dnsperf-{test}.out")
     user_before, system_before = tree_cpu_times(server.proc.pid)
     ticks_before = cpu_ticks()
-    perf = Dnsperf(server.port, zone.query_file, output, args.seconds, args.clients, args.outstanding, tcp=tcp)
+    perf = Dnsperf(server.port, zone.query_file, output, args.seconds, args.clients, args.outstanding, tcp=tcp,
+                   extra=extra)
     row = perf.wait()
     ticks_after = cpu_ticks()
     user_after, system_after = tree_cpu_times(server.proc.pid)
@@ -953,6 +1154,52 @@ def run_big(server, zone, args, results):
         server.stop()
 
 
+def signed_copy(server, instance):
+    return os.path.join(server.workdir, f"{server.name}-{instance}.zone")
+
+
+def remove_signed_copy(server, instance):
+    try:
+        os.unlink(signed_copy(server, instance))  # hundreds of MiB for the big zone
+    except FileNotFoundError:
+        pass
+
+
+def start_signed(server, signed, instance):
+    """Start the server on a copy of the signed zone; first-answer time, PSS, RSS, DO=1 check."""
+    zone_file = signed_copy(server, instance)
+    signed.copy_to(zone_file)
+    server.start(signed.origin, zone_file, instance)
+    first_answer = server.wait_first_answer(signed.origin, 1)
+    pss, rss = tree_pss_mib(server.proc.pid), tree_pss_mib(server.proc.pid, "Rss")
+    server.check_answers(signed.origin)
+    check = server.dnssec_check(signed.origin)
+    log(f"  {server.name}: first answer after {first_answer:.2f} s, PSS {pss:.1f} MiB, RSS {rss:.1f} MiB")
+    return {"server": server.name, "zone": instance, "names": signed.names, "first_answer_s": first_answer,
+            "pss_mib": pss, "rss_mib": rss, "dnssec_check": check}
+
+
+def run_dnssec_udp(server, signed, args, results):
+    """The signed 10k zone: UDP with DO=1 (dnsperf -D), the same queries as the UDP row."""
+    try:
+        startup = start_signed(server, signed, "signed-small")
+        row = measure_throughput(server, signed, args, "udp-dnssec", extra=["-D"])
+        row["dnssec_check"] = startup["dnssec_check"]
+        results["throughput"].append(row)
+    finally:
+        server.stop()
+        remove_signed_copy(server, "signed-small")
+
+
+def run_dnssec_big(server, signed, args, results):
+    """The signed 1M zone: start to first answer, memory after loading."""
+    try:
+        results["startup"].append(start_signed(server, signed, "signed-big"))
+    finally:
+        server.stop()
+        remove_signed_copy(server, "signed-big")
+
+
 # ---------------------------------------------------------------------------------------------
 # Tables and targets
 
@@ -1013,7 +1260,9 @@ def throughput_table(results, test, servers):
                      ratio(row["qps"], nsd and nsd["qps"]), ratio(row["qps"], knot and knot["qps"])])
         notes.append(f"- {name}: {codes_text(row['rcodes'])}; CPU 0 busy {fmt(row['cpu0_busy_pct'], 0, ' %')}, "
                      f"CPU 1 busy {fmt(row['cpu1_busy_pct'], 0, ' %')}"
-                     + (f"; TCP reconnections {row['reconnections']}" if test.startswith("tcp") else ""))
+                     + (f"; TCP reconnections {row['reconnections']}" if test.startswith("tcp") else "")
+                     + (f"; average response {row['response_bytes']} octets" if row.get("response_bytes") else "")
+                     + (f"; {dnssec_check_text(row['dnssec_check'])}" if row.get("dnssec_check") else ""))
     headers = ["server", "QPS", "CPU µs/query", "of which user", "of which kernel", "server CPU %",
                "dnsperf CPU %", "lost", "avg latency ms",
                "p99 latency ms", "CPU/query vs NSD", "vs Knot", "QPS vs NSD", "vs Knot"]
@@ -1021,20 +1270,64 @@ def throughput_table(results, test, servers):
             + "\n".join(notes))
 
 
-def rrl_cost_table(results, servers):
-    """Each server's UDP run with rate limiting on against its own run with it off."""
+def dnssec_check_text(check):
+    if not check:
+        return "DO=1 check: —"
+    verdict = "DNSSEC records present" if check["ok"] else "DNSSEC records MISSING"
+    return (f"DO=1 check: {verdict} (h1 A answer with RRSIG: {'yes' if check['answer_rrsig'] else 'no'}; "
+            f"NXDOMAIN authority: {check['nxdomain_nsec3']} NSEC3, {check['nxdomain_rrsig']} RRSIG)")
+
+
+def cost_table(results, servers, off_test, on_test, off_label, on_label):
+    """Each server's run of on_test against its own run of off_test, when both ran."""
     rows = []
     for name in servers:
-        off, on = find_row(results["throughput"], name, "udp-small"), find_row(results["throughput"], name, "udp-rrl")
-        if not off or not on:
+        off, on = find_row(results["throughput"], name, off_test), find_row(results["throughput"], name, on_test)
+        if not off or not on or not off["cpu_us_per_query"] or not on["cpu_us_per_query"]:
             continue
         rows.append([name, fmt(off["cpu_us_per_query"], 2), fmt(on["cpu_us_per_query"], 2),
                      fmt(on["cpu_us_per_query"] - off["cpu_us_per_query"], 2), ratio(on["cpu_us_per_query"],
                                                                                       off["cpu_us_per_query"]),
                      fmt(off["qps"]), fmt(on["qps"]), ratio(on["qps"], off["qps"]), fmt(on["lost"])])
-    headers = ["server", "CPU µs/query RRL off", "RRL on", "difference µs", "on/off", "QPS RRL off", "RRL on",
-               "on/off", "lost with RRL on"]
-    return markdown_table(headers, rows)
+    if not rows:
+        return ""
+    headers = ["server", f"CPU µs/query {off_label}", on_label, "difference µs", "ratio",
+               f"QPS {off_label}", on_label, "ratio", f"lost {on_label}"]
+    return "\n\n" + markdown_table(headers, rows)
+
+
+def rrl_cost_table(results, servers):
+    """Each server's UDP run with rate limiting on against its own run with it off."""
+    return cost_table(results, servers, "udp-small", "udp-rrl", "RRL off", "RRL on")
+
+
+def signed_startup_table(results, servers, args, signed):
+    """The signed 1M zone: start to first answer and memory, next to the unsigned 1M zone when it ran."""
+    rows = []
+    for name in servers:
+        row = find_row(results["startup"], name, zone="signed-big")
+        if not row:
+            continue
+        unsigned = find_row(results["startup"], name, zone="big")
+        rows.append([name, fmt(row["first_answer_s"], 2), fmt(row["pss_mib"], 1), fmt(row["rss_mib"], 1),
+                     ratio(row["first_answer_s"], unsigned and unsigned["first_answer_s"]),
+                     ratio(row["pss_mib"], unsigned and unsigned["pss_mib"]),
+                     "yes" if row["dnssec_check"]["ok"] else "NO"])
+    label = size_label(args.big_names)
+    headers = ["server", f"signed {label} zone: start to first answer (s)", "PSS (MiB)", "RSS (MiB)",
+               f"time vs unsigned {label}", f"PSS vs unsigned {label}", "DO=1 answers signed"]
+    notes = [f"- {name}: {dnssec_check_text(row['dnssec_check'])}" for name in servers
+             for row in [find_row(results["startup"], name, zone="signed-big")] if row]
+    return markdown_table(headers, rows) + "\n\n" + signed_zone_text(signed) + "\n" + "\n".join(notes)
+
+
+def signed_zone_text(signed):
+    meta = signed.meta
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(meta["signed_at"]))
+    return (f"Zone {signed.origin}: {meta['records']:,} records signed ({meta['RRSIG']:,} RRSIG, "
+            f"{meta['NSEC3']:,} NSEC3, {meta['bytes'] / 2**20:,.1f} MiB); ldns-signzone took "
+            f"{meta['sign_seconds']:,.1f} s ({'cached, signed ' + when if signed.cached else 'this run'}); "
+            f"{signed.path}")
 
 
 def flood_table(results, servers):
@@ -1093,47 +1386,64 @@ def target(results, description, met, detail):
     return f"- {status}: {description} — {detail}"
 
 
-def targets_section(results):
+def targets_section(results, groups):
+    """The performance targets of the groups that ran (README), and whether anydns answers DO=1 queries
+    with DNSSEC records when a signed zone ran."""
     lines = []
     throughput, startup = results["throughput"], results["startup"]
-    any_udp, nsd_udp, knot_udp = (find_row(throughput, name, "udp-small") for name in ("anydns", "nsd", "knot"))
-    if any_udp and nsd_udp and knot_udp:
-        best = min(nsd_udp["cpu_us_per_query"], knot_udp["cpu_us_per_query"])
-        lines.append(target(results, "anydns UDP CPU/query ≤ 0.8 × min(NSD, Knot)",
-                            any_udp["cpu_us_per_query"] <= 0.8 * best,
-                            f"{any_udp['cpu_us_per_query']:.2f} µs vs limit {0.8 * best:.2f} µs "
-                            f"(NSD {nsd_udp['cpu_us_per_query']:.2f}, Knot {knot_udp['cpu_us_per_query']:.2f})"))
-        ceiling = [row["server"] for row in (any_udp, nsd_udp, knot_udp) if row["dnsperf_cpu_pct"] >= 95]
-        note = f"; dnsperf CPU ≥ 95 % with {', '.join(ceiling)}: the load generator is the ceiling" if ceiling else ""
-        lines.append(target(results, "anydns UDP QPS ≥ NSD and Knot",
-                            any_udp["qps"] >= nsd_udp["qps"] and any_udp["qps"] >= knot_udp["qps"],
-                            f"{any_udp['qps']:,.0f} vs NSD {nsd_udp['qps']:,.0f}, Knot {knot_udp['qps']:,.0f}{note}"))
-    else:
-        lines.append(target(results, "anydns UDP CPU/query and QPS vs NSD and Knot", None, "needs all three servers"))
-    any_tcp, knot_tcp = find_row(throughput, "anydns", "tcp-small"), find_row(throughput, "knot", "tcp-small")
-    if any_tcp and knot_tcp:
-        lines.append(target(results, "anydns TCP QPS ≥ Knot", any_tcp["qps"] >= knot_tcp["qps"],
-                            f"{any_tcp['qps']:,.0f} vs {knot_tcp['qps']:,.0f}"))
-    else:
-        lines.append(target(results, "anydns TCP QPS ≥ Knot", None, "needs anydns and Knot"))
-    any_big, nsd_big = find_row(startup, "anydns", zone="big"), find_row(startup, "nsd", zone="big")
-    if any_big and nsd_big:
-        lines.append(target(results, "big zone start to first answer ≤ NSD",
-                            any_big["first_answer_s"] <= nsd_big["first_answer_s"],
-                            f"{any_big['first_answer_s']:.2f} s vs {nsd_big['first_answer_s']:.2f} s"))
-        lines.append(target(results, "big zone PSS ≤ NSD", any_big["pss_mib"] <= nsd_big["pss_mib"],
-                            f"{any_big['pss_mib']:.1f} MiB vs {nsd_big['pss_mib']:.1f} MiB"))
-    else:
-        lines.append(target(results, "big zone start-up and PSS ≤ NSD", None, "needs anydns and NSD, big zone"))
-    any_reload = find_row(results["reload"], "anydns")
-    if any_reload:
-        lines.append(target(results, "reload under load: 0 lost, 0 SERVFAIL (and the last serial served)",
-                            any_reload["lost"] == 0 and any_reload["servfail"] == 0
-                            and any_reload["final_serial_served"],
-                            f"lost {any_reload['lost']}, SERVFAIL {any_reload['servfail']}, final serial "
-                            f"{'served' if any_reload['final_serial_served'] else 'not served'}"))
-    else:
-        lines.append(target(results, "reload under load: 0 lost, 0 SERVFAIL", None, "needs anydns, big zone"))
+    if "small" in groups:
+        any_udp, nsd_udp, knot_udp = (find_row(throughput, name, "udp-small") for name in ("anydns", "nsd", "knot"))
+        if any_udp and nsd_udp and knot_udp:
+            best = min(nsd_udp["cpu_us_per_query"], knot_udp["cpu_us_per_query"])
+            lines.append(target(results, "anydns UDP CPU/query ≤ 0.8 × min(NSD, Knot)",
+                                any_udp["cpu_us_per_query"] <= 0.8 * best,
+                                f"{any_udp['cpu_us_per_query']:.2f} µs vs limit {0.8 * best:.2f} µs "
+                                f"(NSD {nsd_udp['cpu_us_per_query']:.2f}, Knot {knot_udp['cpu_us_per_query']:.2f})"))
+            ceiling = [row["server"] for row in (any_udp, nsd_udp, knot_udp) if row["dnsperf_cpu_pct"] >= 95]
+            note = (f"; dnsperf CPU ≥ 95 % with {', '.join(ceiling)}: the load generator is the ceiling"
+                    if ceiling else "")
+            lines.append(target(results, "anydns UDP QPS ≥ NSD and Knot",
+                                any_udp["qps"] >= nsd_udp["qps"] and any_udp["qps"] >= knot_udp["qps"],
+                                f"{any_udp['qps']:,.0f} vs NSD {nsd_udp['qps']:,.0f}, "
+                                f"Knot {knot_udp['qps']:,.0f}{note}"))
+        else:
+            lines.append(target(results, "anydns UDP CPU/query and QPS vs NSD and Knot", None,
+                                "needs all three servers"))
+        any_tcp, knot_tcp = find_row(throughput, "anydns", "tcp-small"), find_row(throughput, "knot", "tcp-small")
+        if any_tcp and knot_tcp:
+            lines.append(target(results, "anydns TCP QPS ≥ Knot", any_tcp["qps"] >= knot_tcp["qps"],
+                                f"{any_tcp['qps']:,.0f} vs {knot_tcp['qps']:,.0f}"))
+        else:
+            lines.append(target(results, "anydns TCP QPS ≥ Knot", None, "needs anydns and Knot"))
+    if "big" in groups:
+        any_big, nsd_big = find_row(startup, "anydns", zone="big"), find_row(startup, "nsd", zone="big")
+        if any_big and nsd_big:
+            lines.append(target(results, "big zone start to first answer ≤ NSD",
+                                any_big["first_answer_s"] <= nsd_big["first_answer_s"],
+                                f"{any_big['first_answer_s']:.2f} s vs {nsd_big['first_answer_s']:.2f} s"))
+            lines.append(target(results, "big zone PSS ≤ NSD", any_big["pss_mib"] <= nsd_big["pss_mib"],
+                                f"{any_big['pss_mib']:.1f} MiB vs {nsd_big['pss_mib']:.1f} MiB"))
+        else:
+            lines.append(target(results, "big zone start-up and PSS ≤ NSD", None, "needs anydns and NSD, big zone"))
+        any_reload = find_row(results["reload"], "anydns")
+        if any_reload:
+            lines.append(target(results, "reload under load: 0 lost, 0 SERVFAIL (and the last serial served)",
+                                any_reload["lost"] == 0 and any_reload["servfail"] == 0
+                                and any_reload["final_serial_served"],
+                                f"lost {any_reload['lost']}, SERVFAIL {any_reload['servfail']}, final serial "
+                                f"{'served' if any_reload['final_serial_served'] else 'not served'}"))
+        else:
+            lines.append(target(results, "reload under load: 0 lost, 0 SERVFAIL", None, "needs anydns, big zone"))
+    if "dnssec-udp" in groups or "dnssec-big" in groups:
+        checks = [(row.get("test") or row.get("zone"), row["dnssec_check"])
+                  for row in throughput + startup if row["server"] == "anydns" and row.get("dnssec_check")]
+        if checks:
+            lines.append(target(results, "anydns DO=1 answers from a signed zone carry RRSIGs and NSEC3 proofs",
+                                all(check["ok"] for _, check in checks),
+                                "; ".join(f"{run}: {dnssec_check_text(check)}" for run, check in checks)))
+        else:
+            lines.append(target(results, "anydns DO=1 answers carry RRSIGs and NSEC3 proofs", None,
+                                "needs anydns, signed zone"))
     return "\n".join(lines)
 
 
@@ -1171,9 +1481,19 @@ def parse_args():
     parser.add_argument("--reload-seconds", type=int, default=30)
     parser.add_argument("--reload-every", type=float, default=5)
     parser.add_argument("--reload-qps", type=int, default=20_000)
-    parser.add_argument("--skip-big", action="store_true", help="only the small zone")
+    parser.add_argument("--only", metavar="GROUPS",
+                        help="comma-separated groups to run, of: " + ", ".join(f"{name} ({what})" for name, what
+                                                                              in GROUPS.items())
+                             + "; 'dnssec' is dnssec-udp,dnssec-big (default: all, less the --skip-* ones)")
+    parser.add_argument("--skip-big", action="store_true", help="no 1M-name zone, signed or not (big, dnssec-big)")
     parser.add_argument("--skip-rrl", action="store_true",
                         help="no response rate limiting rows (the UDP run with RRL on, and the flood)")
+    parser.add_argument("--skip-dnssec", action="store_true", help="no signed zone rows (dnssec-udp, dnssec-big)")
+    parser.add_argument("--skip-signed-big", action="store_true",
+                        help="no signed 1M-name zone (dnssec-big): signing it the first time takes minutes")
+    parser.add_argument("--cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME") or
+                                                         os.path.expanduser("~/.cache"), "anydns-bench"),
+                        help="where signed zones and their keys are kept between runs (default: %(default)s)")
     parser.add_argument("--rrl-rate", type=int, default=1_000_000,
                         help="responses per second per netblock for the 'RRL on' UDP run: far above what one "
                              "dnsperf client reaches, so nothing is limited and the row shows the accounting cost")
@@ -1197,6 +1517,20 @@ def parse_args():
     if unknown or not args.servers:
         parser.error(f"--servers takes a subset of {','.join(SERVER_ORDER)}")
     args.servers = [name for name in SERVER_ORDER if name in args.servers]
+    groups = set()
+    for name in (args.only or "all").split(","):
+        name = name.strip()
+        if name not in GROUPS and name not in GROUP_ALIASES:
+            parser.error(f"--only takes groups of {', '.join(list(GROUPS) + list(GROUP_ALIASES))}")
+        groups.update(GROUP_ALIASES.get(name, [name]))
+    skipped = {"big": ["big", "dnssec-big"], "rrl": ["rrl"], "dnssec": ["dnssec-udp", "dnssec-big"],
+               "signed_big": ["dnssec-big"]}
+    for flag, names in skipped.items():
+        if getattr(args, f"skip_{flag}"):
+            groups -= set(names)
+    args.groups = [name for name in GROUPS if name in groups]
+    if not args.groups:
+        parser.error("--only and --skip-* leave nothing to run")
     return args
 
 
@@ -1207,6 +1541,8 @@ def check_tools(args):
         needed["nsd"] = "nsd"
     if "knot" in args.servers:
         needed["knotd"] = "knot"
+    if "dnssec-udp" in args.groups or "dnssec-big" in args.groups:
+        needed["ldns-signzone"] = needed["ldns-keygen"] = "ldnsutils"
     missing = sorted({package for binary, package in needed.items() if not find_binary(binary)})
     if missing and os.geteuid() == 0:
         log(f"installing {' '.join(missing)} with apt-get")
@@ -1256,6 +1592,19 @@ def versions(servers):
     return lines
 
 
+def sign_zone(zone, args, results, label):
+    """The zone signed (or taken from the cache), or None after recording why not."""
+    try:
+        signed = SignedZone(zone, args.cache)
+    except (BenchError, OSError) as error:
+        log(f"ERROR: signing {zone.origin}: {error}")
+        results["errors"].append(f"signing {zone.origin}: {error}")
+        return None
+    results["zones"][label] = {"origin": signed.origin, "names": signed.names, "path": signed.path,
+                               "cached": signed.cached, **signed.meta}
+    return signed
+
+
 def run_phase(servers, phase, zone, args, results):
     for server in servers:
         try:
@@ -1283,49 +1632,77 @@ def main():
     results["settings"]["loadavg_at_start"] = os.getloadavg()
     log(f"work directory {workdir}; load average {os.getloadavg()[0]:.2f}")
 
-    log(f"generating the {size_label(args.names)}-name zone")
-    small = Zone(SMALL_ORIGIN, args.names, workdir)
-    results["zones"]["small"] = {"origin": small.origin, "names": small.names, "records": small.records}
-    log(f"{size_label(args.names)} zone ({small.records:,} records): start-up, UDP, TCP")
-    run_phase(servers, run_small, small, args, results)
-    if not args.skip_rrl:
+    groups = args.groups
+    log(f"running: {', '.join(groups)}")
+    small = big = signed_small = signed_big = None
+    if {"small", "rrl", "dnssec-udp"} & set(groups):
+        log(f"generating the {size_label(args.names)}-name zone")
+        small = Zone(SMALL_ORIGIN, args.names, workdir)
+        results["zones"]["small"] = {"origin": small.origin, "names": small.names, "records": small.records}
+    if "small" in groups:
+        log(f"{size_label(args.names)} zone ({small.records:,} records): start-up, UDP, TCP")
+        run_phase(servers, run_small, small, args, results)
+    if "rrl" in groups:
         log(f"{size_label(args.names)} zone with response rate limiting: UDP at {args.rrl_rate:,}/s, "
             f"then a flood from {FLOOD_ADDRESS} at {args.flood_rrl_rate}/s")
         run_phase(servers, run_rrl, small, args, results)
+    if "dnssec-udp" in groups:
+        signed_small = sign_zone(small, args, results, "signed-small")
+        if signed_small:
+            log(f"signed {size_label(args.names)} zone ({signed_small.meta['records']:,} records): UDP with DO=1")
+            run_phase(servers, run_dnssec_udp, signed_small, args, results)
 
-    big = None
-    if not args.skip_big:
+    if "big" in groups or "dnssec-big" in groups:
         log(f"generating the {size_label(args.big_names)}-name zone")
         big = Zone(BIG_ORIGIN, args.big_names, workdir)
         results["zones"]["big"] = {"origin": big.origin, "names": big.names, "records": big.records,
                                    "generate_s": big.generate_seconds}
+    if "big" in groups:
         log(f"{size_label(args.big_names)} zone ({big.records:,} records): start-up, UDP, reload under load")
         run_phase(servers, run_big, big, args, results)
+    if "dnssec-big" in groups:
+        signed_big = sign_zone(big, args, results, "signed-big")
+        if signed_big:
+            log(f"signed {size_label(args.big_names)} zone ({signed_big.meta['records']:,} records): start-up")
+            run_phase(servers, run_dnssec_big, signed_big, args, results)
 
     names = args.servers
     print(f"\n# NSD, Knot DNS and anydns — one worker on CPU {SERVER_CPU}, dnsperf on CPU {LOAD_CPU}\n")
     print("\n".join(f"- {line}" for line in results["settings"]["versions"]))
     print(f"- dnsperf -c {args.clients} -q {args.outstanding}, {args.seconds} s per throughput run; "
           f"load average at start {results['settings']['loadavg_at_start'][0]:.2f}")
-    print(f"- small zone {small.origin}: {small.names:,} names, {small.records:,} records"
-          + (f"; big zone {big.origin}: {big.names:,} names, {big.records:,} records" if big else ""))
-    print(f"\n## UDP, {size_label(args.names)}-name zone\n\n{throughput_table(results, 'udp-small', names)}")
-    print(f"\n## TCP (persistent connections), {size_label(args.names)}-name zone\n\n"
-          f"{throughput_table(results, 'tcp-small', names)}")
-    if not args.skip_rrl:
+    print(f"- runs: {', '.join(groups)}")
+    zones = [f"{label} zone {zone.origin}: {zone.names:,} names, {zone.records:,} records"
+             for label, zone in (("small", small), ("big", big)) if zone]
+    zones += [f"signed {size_label(zone.names)} zone: {zone.meta['records']:,} records"
+              for zone in (signed_small, signed_big) if zone]
+    print("- " + "; ".join(zones))
+    if "small" in groups:
+        print(f"\n## UDP, {size_label(args.names)}-name zone\n\n{throughput_table(results, 'udp-small', names)}")
+        print(f"\n## TCP (persistent connections), {size_label(args.names)}-name zone\n\n"
+              f"{throughput_table(results, 'tcp-small', names)}")
+    if "rrl" in groups:
         print(f"\n## UDP with response rate limiting on ({args.rrl_rate:,} responses/s, slip {RRL_SLIP}), "
-              f"{size_label(args.names)}-name zone\n\n{throughput_table(results, 'udp-rrl', names)}\n\n"
+              f"{size_label(args.names)}-name zone\n\n{throughput_table(results, 'udp-rrl', names)}"
               f"{rrl_cost_table(results, names)}")
         print(f"\n## Flood: dnsperf from {FLOOD_ADDRESS} asks h1.{small.origin} A as fast as it can for "
               f"{args.flood_seconds} s, {LEGIT_ADDRESS} asks it {args.legit_qps} times/s; RRL "
               f"{args.flood_rrl_rate} responses/s, slip {RRL_SLIP}\n\n{flood_table(results, names)}")
-    print(f"\n## Start to first answer and proportional memory (PSS)\n\n{startup_table(results, names, args)}")
-    if big:
+    if "small" in groups or "big" in groups:
+        print(f"\n## Start to first answer and proportional memory (PSS)\n\n{startup_table(results, names, args)}")
+    if "big" in groups:
         print(f"\n## UDP, {size_label(args.big_names)}-name zone\n\n{throughput_table(results, 'udp-big', names)}")
         print(f"\n## Reload under load, {size_label(args.big_names)}-name zone: dnsperf -Q {args.reload_qps} for "
               f"{args.reload_seconds} s, new serial + SIGHUP every {args.reload_every:g} s\n\n"
               f"{reload_table(results, names)}")
-    print(f"\n## Targets\n\n{targets_section(results)}")
+    if signed_small:
+        print(f"\n## UDP DO=1, signed {size_label(args.names)}-name zone (NSEC3)\n\n"
+              f"{throughput_table(results, 'udp-dnssec', names)}\n\n{signed_zone_text(signed_small)}"
+              f"{cost_table(results, names, 'udp-small', 'udp-dnssec', 'unsigned', 'signed DO=1')}")
+    if signed_big:
+        print(f"\n## Signed {size_label(args.big_names)}-name zone (NSEC3): start to first answer and memory\n\n"
+              f"{signed_startup_table(results, names, args, signed_big)}")
+    print(f"\n## Targets\n\n{targets_section(results, groups)}")
     noise = noise_section(results)
     if noise:
         print(noise)
