@@ -96,7 +96,7 @@ let package = Package(
             dependencies: [
                 "FuzzSupport", "DNSWire", "DNSZone", "DNSAuth", "DNSGuard", "DNSResponder", "DNSXfr",
             ],
-            path: "Fuzz/FuzzQuery"),
+            path: "Fuzz/FuzzQuery", exclude: ["zones"]),
         .executableTarget(
             name: "FuzzZoneFile", dependencies: ["FuzzSupport", "DNSWire", "DNSZone"],
             path: "Fuzz/FuzzZoneFile"),

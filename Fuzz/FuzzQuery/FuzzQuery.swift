@@ -114,8 +114,19 @@ private struct Server: Sendable {
         let previous = load("example.test.", previousText)
         let current = load("example.test.", zoneText)
         let history = ZoneHistory().appending(ZoneDiff.between(previous, current), limits: .init())
+        // Two signed zones (Fuzz/FuzzQuery/zones): NSEC3 with opt-out, and NSEC, so DO=1 queries
+        // reach every proof (RFC 4035 §3.1.3, RFC 5155 §7.2).
+        let signedZones = ["signed.test.", "nsec.test."].map { origin in
+            let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("zones/\(origin)zone").path
+            switch ZoneLoader.load(path: path, origin: DomainName(origin)!) {
+            case .success(let loaded) where loaded.zone.denialMethod != nil: return loaded.zone
+            case .success: fatalError("fuzz zone \(origin) has no NSEC or NSEC3 chain")
+            case .failure(let error): fatalError("fuzz zone \(origin) does not load: \(error)")
+            }
+        }
         zones = ZoneSet(
-            [current.with(history: history), load("child.example.test.", childText)],
+            [current.with(history: history), load("child.example.test.", childText)] + signedZones,
             unavailable: [DomainName("down.test.")!])
         let byKey = AccessRule(name: "key", prefixes: [], keyName: key.name)
         let byAddress = AccessRule(name: "sites", prefixes: [AddressPrefix("192.0.2.0/24")!], keyName: nil)
