@@ -37,10 +37,10 @@ public struct NSEC3Parameters: Sendable, Equatable, CustomStringConvertible {
         "algorithm \(algorithm), \(iterations) iterations, salt \(salt.isEmpty ? "-" : salt.map { String($0, radix: 16) }.joined())"
     }
 
-    /// Writes the hashed owner label of `name` (lowercase uncompressed wire format) into `label`
-    /// (32 octets): IH(salt, name, iterations) of RFC 5155 §5 in lowercase base32hex. SHA-1 is
-    /// OpenSSL's; the buffers are on the stack, so nothing is allocated.
-    public func hashLabel(of name: UnsafeRawBufferPointer, into label: UnsafeMutableRawBufferPointer) {
+    /// IH(salt, name, iterations) of RFC 5155 §5 for `name` (lowercase uncompressed wire format),
+    /// as an ordered key. SHA-1 is OpenSSL's; the buffers are on the stack, so nothing is
+    /// allocated.
+    public func hash(of name: UnsafeRawBufferPointer) -> NSEC3Hash {
         withUnsafeTemporaryAllocation(byteCount: NameLimits.maxWireLength + 256, alignment: 8) { input in
             salt.withUnsafeBytes { salt in
                 // x = H(name || salt), then x = H(x || salt) `iterations` more times.
@@ -55,11 +55,69 @@ public struct NSEC3Parameters: Sendable, Equatable, CustomStringConvertible {
                     anydns_sha1(input.baseAddress, Self.digestLength + salt.count, digest)
                     round += 1
                 }
-                Base32Hex.encode(
-                    UnsafeRawBufferPointer(rebasing: input[0..<Self.digestLength]), into: label)
+                return NSEC3Hash(UnsafeRawBufferPointer(rebasing: input[0..<Self.digestLength]))!
             }
         }
     }
+
+    /// The hashed owner label of `name`: ``hash(of:)`` in lowercase base32hex (messages, tests).
+    public func hashLabel(of name: UnsafeRawBufferPointer) -> String {
+        hash(of: name).label
+    }
+}
+
+/// A 20-octet SHA-1 NSEC3 hash (RFC 5155 §3.1.5) held as integers, big-endian, so that hashes
+/// compare and sort as their octets do (and as their base32hex labels do) with three integer
+/// comparisons: the NSEC3 chain is an array of these, searched by bisection.
+public struct NSEC3Hash: Comparable, Hashable, Sendable {
+    var high: UInt64
+    var middle: UInt64
+    var low: UInt32
+
+    /// `nil` unless `bytes` is 20 octets.
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == NSEC3Parameters.digestLength else { return nil }
+        high = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        middle = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        low = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+    }
+
+    /// The hash a hashed owner label spells (32 characters of base32hex, either case), or `nil`.
+    init?(label: UnsafeRawBufferPointer) {
+        guard label.count == NSEC3Parameters.labelLength else { return nil }
+        var octets = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))  // 160 bits in 4 groups of 40
+        for group in 0..<4 {
+            var bits: UInt64 = 0
+            for k in 0..<8 {
+                guard let value = Base32Hex.value(of: label[group * 8 + k]) else { return nil }
+                bits = bits << 5 | UInt64(value)
+            }
+            switch group {
+            case 0: octets.0 = bits
+            case 1: octets.1 = bits
+            case 2: octets.2 = bits
+            default: octets.3 = bits
+            }
+        }
+        // 4 × 40 bits → 64 + 64 + 32.
+        high = octets.0 << 24 | octets.1 >> 16
+        middle = (octets.1 & 0xFFFF) << 48 | octets.2 << 8 | octets.3 >> 32
+        low = UInt32(truncatingIfNeeded: octets.3)
+    }
+
+    public static func < (a: NSEC3Hash, b: NSEC3Hash) -> Bool {
+        (a.high, a.middle, a.low) < (b.high, b.middle, b.low)
+    }
+
+    /// The octets, big-endian.
+    var octets: [UInt8] {
+        withUnsafeBytes(of: high.bigEndian) { Array($0) }
+            + withUnsafeBytes(of: middle.bigEndian) { Array($0) }
+            + withUnsafeBytes(of: low.bigEndian) { Array($0) }
+    }
+
+    /// Lowercase base32hex, as in an NSEC3 owner name.
+    public var label: String { Base32Hex.string(octets) }
 }
 
 /// Base32 with the extended hex alphabet, lowercase, no padding (RFC 4648 §7; RFC 5155 §3.3):
@@ -77,6 +135,16 @@ enum Base32Hex {
             for k in 0..<8 { output[out + k] = alphabet[Int((bits >> UInt64(35 - 5 * k)) & 31)] }
             out += 8
             group += 5
+        }
+    }
+
+    /// The value of a base32hex character, either case.
+    static func value(of character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "v"): character - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "V"): character - UInt8(ascii: "A") + 10
+        default: nil
         }
     }
 

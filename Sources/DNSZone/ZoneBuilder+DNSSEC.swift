@@ -169,41 +169,44 @@ extension Checker {
         guard let parameters = withRData(parametersRecord, { NSEC3Parameters(rdata: $0) }) else {
             return warning(location(parametersRecord), "NSEC3PARAM record of \(origin) is malformed")
         }
-        var chain: [Int32] = []
+        var members: [(hash: NSEC3Hash, node: Int32)] = []
         var optOut = false
         for node in 0..<Int32(names.count) {
-            guard let set = rrset(node, .nsec3) else { continue }
-            let records = recordRange(set)
-            if let member = records.first(where: { withRData($0) { parameters.describes(nsec3: $0) } }) {
-                chain.append(node)
-                optOut = optOut || withRData(member) { $0.count > 1 && $0[1] & 1 != 0 }
+            guard let set = rrset(node, .nsec3),
+                let member = recordRange(set).first(where: {
+                    withRData($0) { parameters.describes(nsec3: $0) }
+                })
+            else { continue }
+            // The owner's first label is the hash in base32hex (RFC 5155 §3.3).
+            guard
+                let hash = names.withKey(
+                    node, { NSEC3Hash(label: UnsafeRawBufferPointer(rebasing: $0[1..<(1 + Int($0[0]))])) })
+            else {
+                limitedWarning(
+                    "nsec3 owner", location(member),
+                    "the NSEC3 at \(owner(member)) is not named by a SHA-1 hash")
+                continue
             }
+            members.append((hash, node))
+            optOut = optOut || withRData(member) { $0.count > 1 && $0[1] & 1 != 0 }
         }
-        guard !chain.isEmpty else {
+        guard !members.isEmpty else {
             return warning(
                 location(parametersRecord),
                 "NSEC3PARAM (\(parameters)) at \(origin) but no NSEC3 record with these parameters: negative answers cannot be proven"
             )
         }
-        chain.sort { a, b in names.withKey(a) { first in names.withKey(b) { firstLabelOrder(first, $0) < 0 } }
-        }
-        checkNSEC3Links(chain, parameters: parameters)
+        members.sort { $0.hash < $1.hash }
+        let chain = members.map(\.node)
+        let hashes = members.map(\.hash)
+        checkNSEC3Links(chain, hashes: hashes, parameters: parameters)
         var matching = [Int32](repeating: -1, count: names.count)
         var matched = [Bool](repeating: false, count: chain.count)
-        var label = [UInt8](repeating: 0, count: NSEC3Parameters.labelLength)
         for node in 0..<Int32(names.count)
         where cutAbove[Int(node)] < 0 && !flags[Int(node)].contains(.nsec3Only) {
-            names.withKey(node) { name in
-                label.withUnsafeMutableBytes { parameters.hashLabel(of: name, into: $0) }
-            }
-            let found = chain.withUnsafeBufferPointer { chain in
-                label.withUnsafeBytes { hash in
-                    lastIndex(in: chain) { member in names.withKey(member) { hashedLabelOrder($0, hash) } }
-                }
-            }
-            if let found,
-                label.withUnsafeBytes({ hash in names.withKey(chain[found]) { hashedLabelOrder($0, hash) } })
-                    == 0
+            let hash = names.withKey(node) { parameters.hash(of: $0) }
+            if let found = hashes.withUnsafeBufferPointer({ lastIndex(in: $0, atOrBefore: hash) }),
+                hashes[found] == hash
             {
                 matching[Int(node)] = Int32(found)
                 matched[found] = true
@@ -227,17 +230,16 @@ extension Checker {
             limitedWarning(
                 "nsec3 orphan", location(record), "the NSEC3 at \(owner(record)) matches no name of the zone")
         }
-        denial = DenialIndex(method: .nsec3(parameters), chain: chain, matching: matching)
+        denial = DenialIndex(method: .nsec3(parameters), chain: chain, hashes: hashes, matching: matching)
     }
 
     /// Each NSEC3's Next Hashed Owner Name (RFC 5155 §3.1.7) is the hash of the next owner.
-    private mutating func checkNSEC3Links(_ chain: [Int32], parameters: NSEC3Parameters) {
-        var encoded = [UInt8](repeating: 0, count: 64)
+    private mutating func checkNSEC3Links(_ chain: [Int32], hashes: [NSEC3Hash], parameters: NSEC3Parameters)
+    {
         for (position, node) in chain.enumerated() {
-            let next = chain[(position + 1) % chain.count]
-            let set = rrset(node, .nsec3)!
+            let next = (position + 1) % chain.count
             guard
-                let record = recordRange(set).first(where: {
+                let record = recordRange(rrset(node, .nsec3)!).first(where: {
                     withRData($0) { parameters.describes(nsec3: $0) }
                 })
             else { continue }
@@ -246,19 +248,14 @@ extension Checker {
                 guard rdata.count > hashStart, rdata.count >= hashStart + 1 + Int(rdata[hashStart]) else {
                     return false
                 }
-                let hash = UnsafeRawBufferPointer(
+                let field = UnsafeRawBufferPointer(
                     rebasing: rdata[(hashStart + 1)..<(hashStart + 1 + Int(rdata[hashStart]))])
-                guard hash.count % 5 == 0, hash.count <= 40 else { return false }
-                return encoded.withUnsafeMutableBytes { output in
-                    Base32Hex.encode(hash, into: output)
-                    let text = UnsafeRawBufferPointer(rebasing: output[0..<(hash.count / 5 * 8)])
-                    return names.withKey(next) { hashedLabelOrder($0, text) == 0 }
-                }
+                return NSEC3Hash(field) == hashes[next]
             }
             if !linked {
                 limitedWarning(
                     "nsec3 chain", location(record),
-                    "broken NSEC3 chain: the NSEC3 at \(owner(record)) does not point to \(name(next)), the next hash of the chain"
+                    "broken NSEC3 chain: the NSEC3 at \(owner(record)) does not point to \(name(chain[next])), the next hash of the chain"
                 )
             }
         }
@@ -282,24 +279,6 @@ extension Checker {
                 "\(count - Self.warningsPerKind) more warnings like the above (\(kind))")
         }
     }
-}
-
-/// Compares the first labels of two wire names, then their lengths (NSEC3 owners of one zone
-/// differ only there).
-private func firstLabelOrder(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
-    let aLength = Int(a[0])
-    let bLength = Int(b[0])
-    for k in 0..<min(aLength, bLength) where a[1 + k] != b[1 + k] { return Int(a[1 + k]) - Int(b[1 + k]) }
-    return aLength - bLength
-}
-
-/// Compares the first label of wire name `name` with a hashed label.
-func hashedLabelOrder(_ name: UnsafeRawBufferPointer, _ hash: UnsafeRawBufferPointer) -> Int {
-    let length = Int(name[0])
-    for k in 0..<min(length, hash.count) where name[1 + k] != hash[k] {
-        return Int(name[1 + k]) - Int(hash[k])
-    }
-    return length - hash.count
 }
 
 /// The length of the valid uncompressed name at the start of `bytes`, if there is one.

@@ -39,6 +39,8 @@ struct DenialIndex: Sendable {
     /// NSEC: the nodes holding an NSEC, in canonical order (RFC 4034 §6.1). NSEC3: the nodes
     /// holding an NSEC3 of the chain, in the order of their hashes.
     var chain: [Int32] = []
+    /// NSEC3: the hash each member of ``chain`` is named by, in the same (ascending) order.
+    var hashes: [NSEC3Hash] = []
     /// NSEC3: for each node, the index in ``chain`` of the NSEC3 whose hash is its name's, or -1.
     var matching: [Int32] = []
 }
@@ -81,22 +83,25 @@ extension Zone {
     /// zone has no NSEC3 chain.
     public func nsec3Search(_ name: UnsafeRawBufferPointer) -> NSEC3Search? {
         guard case .nsec3(let parameters) = denial.method, !denial.chain.isEmpty else { return nil }
-        return withUnsafeTemporaryAllocation(byteCount: NSEC3Parameters.labelLength, alignment: 8) { label in
-            parameters.hashLabel(of: name, into: label)
-            let hash = UnsafeRawBufferPointer(label)
-            let found = denial.chain.withUnsafeBufferPointer { chain in
-                lastIndex(in: chain) { hashedLabelOrder(of: NodeID(rawValue: $0), against: hash) }
-            }
-            guard let found else { return .covering(NodeID(rawValue: denial.chain[denial.chain.count - 1])) }
-            let node = NodeID(rawValue: denial.chain[found])
-            return hashedLabelOrder(of: node, against: hash) == 0 ? .matching(node) : .covering(node)
-        }
+        let hash = parameters.hash(of: name)
+        let found = denial.hashes.withUnsafeBufferPointer { lastIndex(in: $0, atOrBefore: hash) }
+        guard let found else { return .covering(NodeID(rawValue: denial.chain[denial.chain.count - 1])) }
+        let node = NodeID(rawValue: denial.chain[found])
+        return denial.hashes[found] == hash ? .matching(node) : .covering(node)
     }
+}
 
-    /// Compares the first label of `node`'s name with a hashed label.
-    func hashedLabelOrder(of node: NodeID, against hash: UnsafeRawBufferPointer) -> Int {
-        withName(of: node) { DNSZone.hashedLabelOrder($0, hash) }
+/// The index of the last hash at or before `key` in ascending `hashes`, or `nil` when every
+/// hash is after it.
+@inline(__always)
+func lastIndex(in hashes: UnsafeBufferPointer<NSEC3Hash>, atOrBefore key: NSEC3Hash) -> Int? {
+    var low = 0
+    var high = hashes.count
+    while low < high {
+        let middle = (low + high) / 2
+        if hashes[middle] <= key { low = middle + 1 } else { high = middle }
     }
+    return low > 0 ? low - 1 : nil
 }
 
 /// The index of the last element whose `order` (element compared with a key) is at most zero,
