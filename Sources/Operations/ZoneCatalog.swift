@@ -67,12 +67,15 @@ public enum ZoneCatalog {
             switch ZoneLoader.load(path: source.file, origin: source.origin) {
             case .success(let loaded):
                 for warning in loaded.warnings { logger.warning("\(warning)") }
-                logger.info(
-                    "zone loaded",
-                    metadata: [
-                        "zone": "\(loaded.zone.origin)", "serial": "\(loaded.zone.serial)",
-                        "records": "\(loaded.zone.recordCount)", "file": "\(source.file)",
-                    ])
+                var metadata: Logger.Metadata = [
+                    "zone": "\(loaded.zone.origin)", "serial": "\(loaded.zone.serial)",
+                    "records": "\(loaded.zone.recordCount)", "file": "\(source.file)",
+                ]
+                if let signing = loaded.zone.signing {
+                    metadata["dnssec"] = "\(signing.denial?.description ?? "no-chain")"
+                    if let expiry = signing.earliestExpiration { metadata["rrsig-expiration"] = "\(utcDate(expiry))" }
+                }
+                logger.info("zone loaded", metadata: metadata)
                 zones.append(loaded.zone)
                 reports.append(
                     ZoneLoadReport(
