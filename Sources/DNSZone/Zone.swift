@@ -90,7 +90,7 @@ public final class Zone: Sendable {
         static let cname = NodeFlags(rawValue: 4)
         static let dname = NodeFlags(rawValue: 8)
         /// Holds only NSEC3 records (and their RRSIGs): a hashed owner name, which exists for
-        /// no query but one for NSEC3 itself (RFC 5155 §7.2.8).
+        /// no query (RFC 5155 §7.2.8).
         static let nsec3Only = NodeFlags(rawValue: 16)
     }
 
@@ -159,9 +159,10 @@ public final class Zone: Sendable {
         var depth = 0
         var found: Int32 = 0
         while depth < apexLabels {
-            // A hashed NSEC3 owner exists only for a query of type NSEC3 (RFC 5155 §7.2.8).
+            // A hashed NSEC3 owner is not a name of the zone, whatever the type asked
+            // (RFC 5155 §7.2.8, as NSD and Knot DNS).
             if let node = index.find(name.suffix(dropping: depth)),
-                !nodes[Int(node)].flags.contains(.nsec3Only) || (depth == 0 && type == .nsec3)
+                !nodes[Int(node)].flags.contains(.nsec3Only)
             {
                 found = node
                 break
