@@ -187,9 +187,7 @@ def prune_opt_out(path: Path, origin: str, zsk: KeyPair, now: int) -> list:
     private_key = private_key_of(zsk)
     for i, owner in enumerate(chain):
         following = chain[(i + 1) % len(chain)]
-        next_hash = base64.b32decode(following.labels[0].upper().translate(
-            bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUV",
-                            b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")))
+        next_hash = base64.b32hexdecode(following.labels[0].upper())
         node = zone.get_node(owner)
         old = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC3)
         if old[0].next == next_hash:
