@@ -452,6 +452,20 @@ def test_nxdomain_proof(relative, encloser, zone, server, kind):
     assert {r.rdtype for r in authority} == {"SOA", "RRSIG", of_denial(zone)}, reply.raw
 
 
+@pytest.mark.parametrize("denial", ["nsec3", "optout"])  # overrides the fixture: NSEC3 zones
+@pytest.mark.parametrize("rdtype", ["NSEC3", "A"])
+def test_nsec3_owner_name_is_nxdomain(rdtype, zone, server, kind):
+    """A query for the owner name of an NSEC3 RR (a hash label, no data there or below) is
+    answered as a Name Error (RFC 5155 7.2.8), with the NXDOMAIN proof -- even for QTYPE
+    NSEC3: the NSEC3 RRs are not data of that name."""
+    qname = f"{nsec3_hash_label(zone, zone.name('www'))}.{zone.origin}"
+    reply, answer, authority = kdig(server, qname, rdtype)
+    assert (reply.rcode, reply.aa, answer) == ("NXDOMAIN", True, []), reply.raw
+    assert [r.owner for r in of_type(authority, "SOA")] == [zone.origin], reply.raw
+    assert_denial_set(zone, authority, nxdomain_proof(zone, qname, zone.origin),
+                      f"NXDOMAIN {qname} {rdtype}")
+
+
 def of_denial(zone: SignedZone) -> str:
     return "NSEC" if zone.denial == "nsec" else "NSEC3"
 
