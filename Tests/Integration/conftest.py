@@ -13,6 +13,9 @@ Environment:
                     harness self-check only: serve this file instead of diff.test.zone to
                     the subject (a deliberately altered zone must produce mismatches).
 
+The DNSSEC tests' zones are signed once per session on first use (fixture `signed_zones`,
+dnssec_support.py); `signed_servers` and `signed_family_servers` serve them.
+
 Servers are started once per session on free loopback ports (see servers.py) and killed
 at teardown. A server that cannot start makes the tests that need it FAIL (not skip)
 with the reason, and the reason is computed once, not once per test.
