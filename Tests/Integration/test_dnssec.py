@@ -25,7 +25,6 @@ import re
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import dns.dnssec
 import dns.flags
@@ -34,7 +33,6 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rrset
 import dns.zone
 import pytest
 
