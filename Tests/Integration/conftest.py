@@ -13,6 +13,9 @@ Environment:
                     harness self-check only: serve this file instead of diff.test.zone to
                     the subject (a deliberately altered zone must produce mismatches).
 
+The DNSSEC tests' zones are signed once per session on first use (fixture `signed_zones`,
+dnssec_support.py); `signed_servers` and `signed_family_servers` serve them.
+
 Servers are started once per session on free loopback ports (see servers.py) and killed
 at teardown. A server that cannot start makes the tests that need it FAIL (not skip)
 with the reason, and the reason is computed once, not once per test.
@@ -21,11 +24,14 @@ with the reason, and the reason is computed once, not once per test.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+import dnssec_support
 import servers
 from servers import HarnessError, Zone
 
@@ -43,9 +49,12 @@ def subject_kind() -> str:
 
 
 class ServerHandle:
-    """Starts a server on first use; remembers a start failure and fails every user with it."""
+    """Starts a server on first use; remembers a start failure and fails every user with it.
 
-    def __init__(self, kind: str, zones: list):
+    `zones` is a list of Zone, or a function returning one (called at first use, e.g. after
+    the DNSSEC test zones are signed)."""
+
+    def __init__(self, kind: str, zones):
         self.kind = kind
         self.zones = zones
         self._server = None
@@ -54,6 +63,8 @@ class ServerHandle:
     def get(self) -> servers.Server:
         """The running server, or pytest.fail with the reason it is not available."""
         if self._server is None and self._error is None:
+            if callable(self.zones):
+                self.zones = self.zones()  # may pytest.fail (signing failed): not remembered
             try:
                 missing = [z.path for z in self.zones if not Path(z.path).is_file()]
                 if missing:
@@ -109,6 +120,75 @@ def any_tld_server():
     handle.stop()
 
 
+# ------------------------------------------------------------------ signed (DNSSEC) zones
+
+class SignedZoneSet:
+    """The DNSSEC test zones, signed on first use (dnssec_support.sign_all) into a temp dir;
+    a signing failure (missing ldns tool, ...) is remembered and FAILS every user."""
+
+    def __init__(self):
+        self._zones = None
+        self._error = None
+        self.workdir = None
+
+    def get(self) -> dict:
+        """{denial: dnssec_support.SignedZone} for "nsec", "nsec3" and "optout"."""
+        if self._zones is None and self._error is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="anydns-dnssec-"))
+            try:
+                self._zones = dnssec_support.sign_all(self.workdir)
+            except HarnessError as e:
+                self._error = f"signing the DNSSEC test zones failed: {e}"
+        if self._error:
+            pytest.fail(self._error, pytrace=False)
+        return self._zones
+
+    def parents(self) -> list:
+        """The three signed zones nsec.test., nsec3.test. and optout.test."""
+        return [z.zone for z in self.get().values()]
+
+    def family(self) -> list:
+        """The three signed zones, their signed children secure.<zone> and their unsigned
+        children insecure.<zone>: one server authoritative for parent and child."""
+        zones = self.get().values()
+        return ([z.zone for z in zones] + [z.child.zone for z in zones]
+                + [z.insecure_child for z in zones])
+
+    def cleanup(self) -> None:
+        if self.workdir and not os.environ.get("ANYDNS_KEEP_TMP"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def signed_zones():
+    zones = SignedZoneSet()
+    yield zones
+    zones.cleanup()
+
+
+@pytest.fixture(scope="session")
+def signed_servers(signed_zones):
+    """The subject (anydns), NSD and Knot serving the three signed zones:
+    {"anydns": handle, "nsd": handle, "knot": handle} ("anydns" is ANYDNS_SUBJECT's kind)."""
+    handles = {"anydns": ServerHandle(subject_kind(), signed_zones.parents),
+               "nsd": ServerHandle("nsd", signed_zones.parents),
+               "knot": ServerHandle("knot", signed_zones.parents)}
+    yield handles
+    for h in handles.values():
+        h.stop()
+
+
+@pytest.fixture(scope="session")
+def signed_family_servers(signed_zones):
+    """As signed_servers, each also serving the child zones (SignedZoneSet.family)."""
+    handles = {"anydns": ServerHandle(subject_kind(), signed_zones.family),
+               "nsd": ServerHandle("nsd", signed_zones.family),
+               "knot": ServerHandle("knot", signed_zones.family)}
+    yield handles
+    for h in handles.values():
+        h.stop()
+
+
 def anydns_binary_or_fail() -> Path:
     """Path of the anydns binary; FAILS the calling test (never skips, never errors in a
     fixture) with a build hint when it is missing."""
@@ -123,7 +203,7 @@ def anydns_binary_or_fail() -> Path:
 @dataclass
 class DiffRecord:
     """One corpus entry's outcome, for the end-of-run summary."""
-    kind: str          # "query" or "malformed"
+    kind: str          # "query", "malformed" or "signed" (a DNSSEC-signed zone)
     label: str
     matched: bool
     subject: str
@@ -163,7 +243,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         who = f"subject ({who})"
     matched = sum(r.matched for r in recs)
     tr.section("differential summary")
-    for kind in ("query", "malformed"):
+    for kind in ("query", "malformed", "signed"):
         sub = [r for r in recs if r.kind == kind]
         if sub:
             tr.write_line(f"  {kind:9s}: {sum(r.matched for r in sub)}/{len(sub)} matched")

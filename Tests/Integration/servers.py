@@ -56,7 +56,7 @@ def require_tool(name: str) -> str:
     if not path:
         raise HarnessError(
             f"required tool {name!r} not found; install it with: apt-get install -y "
-            "bind9-dnsutils knot-dnsutils nsd knot (or run the Makefile's setup target)")
+            "bind9-dnsutils knot-dnsutils nsd knot ldnsutils (or run the Makefile's setup target)")
     return path
 
 

@@ -18,12 +18,16 @@ The session ends with `differential: M/N matched` and a table of mismatches
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+import dns.dnssec
 import dns.name
+import dns.rdataclass
 import dns.rdatatype
 import dns.zone
 import pytest
 
+import dnssec_support
 from conftest import DIFF_ZONE, DiffRecord
 from dnsprobe import (Query, RawResult, Reply, ask, header, make_query, normalise_rr, opt_rr,
                       question, send_raw, send_raw_frame, wire_name)
@@ -190,22 +194,34 @@ def zone_rrsets() -> dns.zone.Zone:
 _ZONE = None
 
 
-def rrsets_at(qname: str) -> list:
-    """Normalised RRsets a server may return for ANY at qname (wildcard-expanded)."""
+def rrsets_at(qname: str, zone: dns.zone.Zone | None = None, dnssec: bool = False) -> list:
+    """Normalised RRsets a server may return for ANY at qname (wildcard-expanded), from
+    diff.test.zone or the given zone; with dnssec each RRset comes with its RRSIG."""
     global _ZONE
-    if _ZONE is None:
-        _ZONE = zone_rrsets()
+    if zone is None:
+        if _ZONE is None:
+            _ZONE = zone_rrsets()
+        zone = _ZONE
     name = dns.name.from_text(qname)
-    node = _ZONE.get_node(name)
+    node = zone.get_node(name)
     if node is None:
-        node = _ZONE.get_node(dns.name.from_text("*", name.parent()))
+        node = zone.get_node(dns.name.from_text("*", name.parent()))
     if node is None:
         return []
+
+    def texts(rds) -> list:
+        return [normalise_rr(f"{qname.lower()} {rds.ttl} IN {dns.rdatatype.to_text(rds.rdtype)} "
+                             f"{rd.to_text()}") for rd in rds]
+
     out = []
     for rds in node.rdatasets:
-        out.append(tuple(sorted(
-            normalise_rr(f"{qname.lower()} {rds.ttl} IN {dns.rdatatype.to_text(rds.rdtype)} "
-                         f"{rd.to_text()}") for rd in rds)))
+        if rds.rdtype == dns.rdatatype.RRSIG:
+            continue
+        rrs = texts(rds)
+        if dnssec:
+            sigs = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, rds.rdtype)
+            rrs += texts(sigs) if sigs is not None else []
+        out.append(tuple(sorted(rrs)))
     return out
 
 
@@ -215,8 +231,10 @@ def is_hinfo_rfc8482(answer: tuple, qname: str) -> bool:
             and answer[0].split()[3] == "HINFO")
 
 
-def any_reply_acceptable(q: Query, got: Reply, refs: list) -> bool:
-    """RFC 8482: for ANY, any single RRset of the node (or HINFO) is as good as the refs'."""
+def any_reply_acceptable(q: Query, got: Reply, refs: list, zone: dns.zone.Zone | None = None) -> bool:
+    """RFC 8482: for ANY, any single RRset of the node (or HINFO) is as good as the refs'.
+    `zone`: the zone the query is about (default diff.test.zone); with DO=1 the RRset's RRSIG
+    must come with it."""
     if q.qtype != "ANY":
         return False
     for ref in refs:
@@ -226,7 +244,7 @@ def any_reply_acceptable(q: Query, got: Reply, refs: list) -> bool:
                      (ref.rcode, ref.aa, ref.tc, ref.question)
         auth_ok = tuple(sorted(got.authority)) in {tuple(sorted(r.authority)) for r in refs}
         answer = tuple(sorted(got.answer))
-        if same_frame and auth_ok and (answer in rrsets_at(q.qname)
+        if same_frame and auth_ok and (answer in rrsets_at(q.qname, zone, q.dnssec)
                                        or is_hinfo_rfc8482(answer, q.qname)):
             return True
     return False
@@ -390,3 +408,199 @@ def test_malformed_corpus_is_large_enough():
     """At least 20 malformed packets over UDP and a few over TCP."""
     assert sum(not m.tcp for m in MALFORMED) >= 20
     assert sum(m.tcp for m in MALFORMED) >= 3
+
+
+# ------------------------------------------------------------------------ signed zones
+
+# (name relative to the zone, qtype, rule): asked with DO=1 in each of the three signed zones
+# (dnssec_support: nsec.test. NSEC, nsec3.test. NSEC3, optout.test. NSEC3 opt-out), which
+# anydns, NSD and Knot all load from the same signed file (so RRSIGs are byte-identical).
+SIGNED_BASE = [
+    # positive (RFC 4035 3.1.1): RRset and its RRSIG
+    ("@", "SOA", "exact"), ("@", "NS", "exact"), ("@", "A", "exact"),
+    ("@", "MX", "additional"), ("@", "TXT", "exact"), ("www", "A", "exact"),
+    ("www", "AAAA", "exact"), ("a.b.c", "A", "exact below ent"), ("big", "A", "large rrset"),
+    # NODATA (RFC 4035 3.1.3.1, RFC 5155 7.2.3)
+    ("www", "TXT", "nodata"), ("@", "SRV", "nodata apex"), ("@", "DS", "ds at apex: nodata"),
+    ("www", "DS", "nodata ds"), ("ns1", "MX", "nodata"),
+    # empty non-terminals
+    ("b.c", "A", "ent nodata"), ("c", "A", "ent nodata"), ("wild", "A", "wildcard parent ent"),
+    ("dtarget", "A", "ent below dname target"),
+    # NXDOMAIN (RFC 4035 3.1.3.2, RFC 5155 7.2.2)
+    ("nx", "A", "nxdomain"), ("nx.a.b.c", "A", "nxdomain below existing"),
+    ("x.y.b.c", "A", "nxdomain below ent"), ("zzzz", "MX", "nxdomain"),
+    ("nothere", "AAAA", "nxdomain"), ("nx", "DS", "nxdomain ds"),
+    # wildcards (RFC 4035 3.1.3.3-4, RFC 5155 7.2.5-6)
+    ("foo.wild", "A", "wildcard"), ("foo.wild", "TXT", "wildcard"),
+    ("a.b.wild", "A", "wildcard deep"), ("foo.wild", "MX", "wildcard nodata"),
+    ("a.b.wild", "MX", "wildcard nodata deep"), ("foo.wild", "DS", "wildcard ds nodata"),
+    ("exists.wild", "A", "wildcard blocked by existing"),
+    ("exists.wild", "TXT", "nodata where a wildcard would match"),
+    ("x.exists.wild", "A", "nxdomain below existing under wildcard"),
+    ("*.wild", "A", "literal asterisk"), ("*.wild", "MX", "literal asterisk nodata"),
+    ("foo.cwild", "A", "wildcard cname"), ("foo.cwild", "CNAME", "wildcard cname qtype"),
+    ("foo.cwild", "MX", "wildcard cname to nodata"),
+    # CNAME and DNAME (RFC 4035 3.1.3, RFC 6672 5.3.3)
+    ("cname", "A", "cname"), ("cname", "CNAME", "cname qtype"), ("cname", "TXT", "cname to nodata"),
+    ("cname-wild", "A", "cname to wildcard"), ("cname-nx", "A", "cname to nxdomain"),
+    ("dname", "DNAME", "dname owner"), ("dname", "A", "dname owner nodata"),
+    ("www.dname", "A", "dname synthesis"), ("x.dname", "A", "dname to nxdomain"),
+    ("www.dname", "DNAME", "dname synthesis qtype dname"),
+    # delegations (RFC 4035 3.1.4, RFC 5155 7.2.7)
+    ("secure", "NS", "referral secure"), ("www.secure", "A", "referral secure"),
+    ("secure", "A", "referral secure"), ("secure", "DS", "ds secure delegation"),
+    ("www.secure", "DS", "ds below cut: referral"),
+    ("ns.secure", "A", "glue: referral"), ("ns.secure", "AAAA", "glue: referral"),
+    ("insecure", "NS", "referral insecure"), ("host.insecure", "A", "referral insecure"),
+    ("insecure", "DS", "ds insecure delegation: nodata"),
+    ("ns.insecure", "A", "glue of insecure: referral"),
+    ("unsigned", "A", "referral insecure no glue"), ("a.b.unsigned", "TXT", "referral insecure"),
+    ("unsigned", "DS", "ds insecure delegation: nodata"),
+    ("zz-unsigned", "MX", "referral insecure last"), ("zz-unsigned", "DS", "ds insecure: nodata"),
+    # ANY (RFC 8482): one RRset and its RRSIG
+    ("@", "ANY", "any"), ("www", "ANY", "any"), ("foo.wild", "ANY", "any wildcard"),
+    ("b.c", "ANY", "any ent"), ("nx", "ANY", "any nxdomain"),
+    # DNSSEC types asked by type
+    ("@", "DNSKEY", "dnskey"), ("@", "NSEC3PARAM", "nsec3param"), ("www", "RRSIG", "rrsig qtype"),
+    ("@", "RRSIG", "rrsig qtype apex"), ("www", "NSEC", "nsec qtype"),
+    ("nx", "RRSIG", "rrsig qtype nxdomain"), ("b.c", "NSEC", "nsec qtype ent"),
+]
+
+# Asked without DO: no RRSIG/NSEC/NSEC3 unless asked for by type.
+SIGNED_DO0 = [
+    ("www", "A", "do0 positive"), ("nx", "A", "do0 nxdomain"), ("www", "TXT", "do0 nodata"),
+    ("foo.wild", "A", "do0 wildcard"), ("foo.wild", "MX", "do0 wildcard nodata"),
+    ("www.secure", "A", "do0 referral secure"), ("host.insecure", "A", "do0 referral insecure"),
+    ("secure", "DS", "do0 ds"), ("@", "DNSKEY", "do0 dnskey"), ("@", "NSEC3PARAM", "do0 nsec3param"),
+    ("www", "RRSIG", "do0 rrsig qtype"), ("www", "NSEC", "do0 nsec qtype"),
+    ("@", "RRSIG", "do0 rrsig qtype apex"),
+]
+
+SIGNED_MIXED_CASE = [("WwW", "A", "case echo"), ("FOO.Wild", "TXT", "case echo wildcard"),
+                     ("NX", "A", "case echo nxdomain"), ("Www.Secure", "A", "case echo referral")]
+
+
+def _in_zone(relative: str, origin: str) -> str:
+    return origin if relative == "@" else f"{relative}.{origin}"
+
+
+def build_signed_corpus() -> list:
+    """Queries for the three signed zones; dig and kdig alternate except where dig is needed."""
+    out = []
+
+    def add(qname, qtype, rule, tool=None, **kw):
+        chosen = tool or ("dig" if len(out) % 2 == 0 else "kdig")
+        out.append(Query(qname, qtype, tool=chosen, rule=rule, **kw))
+
+    for denial, origin in dnssec_support.ORIGINS.items():
+        # NSEC3 owner names are a hash of the name (no key involved): known in advance
+        hashed = (None if denial == "nsec" else
+                  f"{dns.dnssec.nsec3_hash(_in_zone('www', origin), None, 0, 1).lower()}.{origin}")
+        for relative, qtype, rule in SIGNED_BASE:
+            if qtype == "NSEC" and denial != "nsec":
+                continue
+            if qtype == "NSEC3PARAM" and denial == "nsec":
+                continue
+            add(_in_zone(relative, origin), qtype, rule, dnssec=True)
+        if hashed:
+            add(hashed, "NSEC3", "nsec3 qtype at its hashed owner", dnssec=True)
+            add(hashed, "A", "nodata at a hashed owner", dnssec=True)
+        for relative, qtype, rule in SIGNED_DO0:
+            if (qtype == "NSEC" and denial != "nsec") or (qtype == "NSEC3PARAM" and denial == "nsec"):
+                continue
+            add(_in_zone(relative, origin), qtype, rule)
+        if hashed:
+            add(hashed, "NSEC3", "do0 nsec3 qtype")
+        for relative, qtype, rule in SIGNED_MIXED_CASE:  # kdig lowercases the QNAME: dig only
+            add(_in_zone(relative, origin).replace(origin, origin.upper()), qtype, rule,
+                tool="dig", dnssec=True)
+        for relative, qtype in [("big", "A"), ("nx", "A"), ("foo.wild", "MX"), ("www.secure", "A")]:
+            add(_in_zone(relative, origin), qtype, "do bit tcp", tcp=True, dnssec=True)
+        add(_in_zone("big", origin), "A", "do bit bufsize 512: tc", bufsize=512, dnssec=True)
+        add(_in_zone("nx", origin), "A", "do bit bufsize 512", bufsize=512, dnssec=True)
+        add(_in_zone("big", origin), "A", "do bit bufsize 512 tcp", bufsize=512, dnssec=True,
+            tcp=True)
+    return out
+
+
+SIGNED_CORPUS = build_signed_corpus()
+
+
+def rrsig_reply_acceptable(q: Query, got: Reply, refs: list, zone: dns.zone.Zone | None) -> bool:
+    """An explicit RRSIG query (no RFC says how many): any non-empty set of the node's RRSIGs
+    is accepted when the rest of the reply equals a reference's. NSD gives all of them, Knot
+    one (as for ANY)."""
+    if q.qtype != "RRSIG" or zone is None or not got.answer:
+        return False
+    node = zone.get_node(dns.name.from_text(q.qname))
+    allowed = set()
+    for rds in (node.rdatasets if node is not None else []):
+        if rds.rdtype == dns.rdatatype.RRSIG:
+            allowed |= {normalise_rr(f"{q.qname.lower()} {rds.ttl} IN RRSIG {rd.to_text()}")
+                        for rd in rds}
+    if not set(got.answer) <= allowed:
+        return False
+    return any((got.rcode, got.aa, got.tc, got.question, tuple(sorted(got.authority)))
+               == (ref.rcode, ref.aa, ref.tc, ref.question, tuple(sorted(ref.authority)))
+               and ref.answer and set(ref.answer) <= allowed for ref in refs)
+
+
+def truncated_reply_acceptable(got: Reply, refs: list) -> bool:
+    """A truncated reply (TC=1) is retried over TCP and its records are not used (RFC 2181 9):
+    it matches a truncated reference on rcode, AA, TC and question; the references themselves
+    cut the sections at different places (NSD empties them, Knot keeps what fits)."""
+    return got.tc and any(ref.tc and (got.rcode, got.aa, got.question)
+                          == (ref.rcode, ref.aa, ref.question) for ref in refs)
+
+
+@lru_cache(maxsize=None)
+def _parse_zone(path: str, origin: str) -> dns.zone.Zone:
+    return dns.zone.from_file(path, origin=origin, relativize=False)
+
+
+def _signed_zone_of(signed_zones, qname: str):
+    """The signed zone (dnspython) a query is about, for the ANY and RRSIG rules."""
+    name = dns.name.from_text(qname)
+    for z in signed_zones.get().values():
+        if name.is_subdomain(dns.name.from_text(z.origin)):
+            return _parse_zone(str(z.path), z.origin)
+    return None
+
+
+@pytest.mark.parametrize("q", SIGNED_CORPUS, ids=_corpus_id)
+def test_signed_query_matches_nsd_or_knot(q, signed_servers, signed_zones, diff_collector):
+    """Signed zones: the reply equals NSD's or Knot's on rcode, AA, TC, question, and ANSWER
+    and AUTHORITY including every RRSIG, NSEC and NSEC3 (all three load the same signed file).
+    As for diff.test: ANY may give another RRset of the node (with its RRSIG). Also: an RRSIG
+    query may give any of the node's RRSIGs, and a truncated reply is compared on its header
+    only (rrsig_reply_acceptable, truncated_reply_acceptable)."""
+    nsd = ask_server(signed_servers["nsd"], q)
+    knot = ask_server(signed_servers["knot"], q)
+    try:
+        got = ask_server(signed_servers["anydns"], q)
+    except BaseException as e:
+        diff_collector.add(DiffRecord("signed", q.label(), False, f"unavailable: {e}",
+                                      nsd.brief(), knot.brief(), q.rule))
+        raise
+    refs = [nsd, knot]
+    matched = (got.key() in (nsd.key(), knot.key())
+               or truncated_reply_acceptable(got, refs)
+               or (q.qtype in ("ANY", "RRSIG") and (
+                   any_reply_acceptable(q, got, refs, _signed_zone_of(signed_zones, q.qname))
+                   or rrsig_reply_acceptable(q, got, refs,
+                                             _signed_zone_of(signed_zones, q.qname)))))
+    diff_collector.add(DiffRecord("signed", q.label(), matched, got.brief(), nsd.brief(),
+                                  knot.brief(), q.rule))
+    assert got.rcode != "NO REPLY", f"no reply to {q.label()}:\n{got.raw}"
+    assert matched, (
+        f"{q.label()} ({q.rule}) matches neither reference\n"
+        f"subject: {got.key()}\nnsd:     {nsd.key()}\nknot:    {knot.key()}")
+
+
+def test_signed_corpus_covers_the_three_zones():
+    """Each signed zone gets the whole signed corpus; no duplicate cases."""
+    assert len({q.label() for q in SIGNED_CORPUS}) == len(SIGNED_CORPUS), "duplicate entries"
+    for origin in dnssec_support.ORIGINS.values():
+        mine = [q for q in SIGNED_CORPUS if q.qname.lower().endswith(origin)]
+        assert len(mine) >= len(SIGNED_BASE) - 2, origin
+        assert sum(q.dnssec for q in mine) > sum(not q.dnssec for q in mine)

@@ -5,8 +5,11 @@ subject's place (`ANYDNS_SUBJECT=knot`: everything must match) and with an alter
 (`ANYDNS_SUBJECT_ZONE=...`: the alterations must show up as mismatches); see README.md.
 """
 
+import dns.zone
+
 from dnsprobe import Query, Reply, RawResult, normalise_rr, parse_tool_output
-from test_differential import Malformed, any_reply_acceptable, malformed_acceptable
+from test_differential import (Malformed, any_reply_acceptable, malformed_acceptable,
+                               rrsig_reply_acceptable, truncated_reply_acceptable)
 
 DIG_OUTPUT = """\
 ;; Got answer:
@@ -106,3 +109,35 @@ def test_malformed_acceptance_rules():
     assert not malformed_acceptable(strict, formerr, notimp, notimp)
     assert malformed_acceptable(qr, drop, drop, drop)
     assert not malformed_acceptable(qr, formerr, drop, drop)
+
+
+def test_truncated_replies_compare_on_the_header_only():
+    ref = _reply(["x.diff.test. 60 IN A 192.0.2.1"], flags=("qr", "aa", "tc"))
+    empty_tc = _reply([], flags=("qr", "aa", "tc"))
+    no_tc = _reply([], flags=("qr", "aa"))
+    other_rcode = _reply([], rcode="NXDOMAIN", flags=("qr", "aa", "tc"))
+    assert truncated_reply_acceptable(empty_tc, [ref])
+    assert not truncated_reply_acceptable(no_tc, [ref])
+    assert not truncated_reply_acceptable(other_rcode, [ref])
+    assert not truncated_reply_acceptable(empty_tc, [_reply([])])  # the reference did not truncate
+
+
+def test_rrsig_query_accepts_any_of_the_nodes_rrsigs():
+    zone = dns.zone.from_text(
+        "@ 3600 IN SOA ns h 1 1 1 1 1\n@ 3600 IN NS ns\nns 3600 IN A 192.0.2.1\n"
+        "ns 3600 IN RRSIG A 13 3 3600 20300101000000 20200101000000 1 s.test. AAAA\n"
+        "ns 3600 IN RRSIG NSEC 13 3 300 20300101000000 20200101000000 1 s.test. BBBB\n",
+        origin="s.test.", relativize=False)
+    q = Query("ns.s.test.", "RRSIG")
+    sig_a = normalise_rr("ns.s.test. 3600 IN RRSIG A 13 3 3600 20300101000000 20200101000000 1 "
+                         "s.test. AAAA")
+    sig_nsec = normalise_rr("ns.s.test. 3600 IN RRSIG NSEC 13 3 300 20300101000000 "
+                            "20200101000000 1 s.test. BBBB")
+    forged = normalise_rr("ns.s.test. 3600 IN RRSIG A 13 3 3600 20300101000000 20200101000000 "
+                          "2 s.test. AAAA")
+    ref = _reply([sig_a], question="ns.s.test.")
+    assert rrsig_reply_acceptable(q, _reply([sig_a, sig_nsec], question="ns.s.test."), [ref], zone)
+    assert rrsig_reply_acceptable(q, _reply([sig_nsec], question="ns.s.test."), [ref], zone)
+    assert not rrsig_reply_acceptable(q, _reply([forged], question="ns.s.test."), [ref], zone)
+    assert not rrsig_reply_acceptable(q, _reply([], question="ns.s.test."), [ref], zone)
+    assert not rrsig_reply_acceptable(Query("ns.s.test.", "A"), _reply([sig_a]), [ref], zone)
