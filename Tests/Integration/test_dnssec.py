@@ -769,3 +769,31 @@ def test_signed_zone_fixtures(zone):
     ds = data.get_rdataset(dns.name.from_text(zone.name("secure")), dns.rdatatype.DS)
     assert [rd.to_text() for rd in ds] == [dns.rdata.from_text("IN", "DS", zone.child.ds).to_text()]
     assert zone.anchor.read_text().count("static-key 257 3 13") == 1
+
+
+# ------------------------------------------------------------------ the bundled example zone
+
+def test_bundled_signed_example_validates_as_the_readme_says():
+    """Zones/signed.example.zone with Zones/signed.example.anchor, served from Zones/ like
+    `make serve`: the README's delv commands give the results the README shows."""
+    from types import SimpleNamespace
+    from servers import REPO, Zone, start_anydns
+    zones_dir = REPO / "Zones"
+    origin = "signed.example."
+    server = start_anydns([Zone(origin, zones_dir / "signed.example.zone")])
+    try:
+        # What delv() reads of a SignedZone: the origin and the trust anchor file.
+        example = SimpleNamespace(origin=origin, anchor=zones_dir / "signed.example.anchor")
+        positive = delv(server, example, "www.signed.example.", "A")
+        assert positive.statuses == ["fully validated"], positive.output
+        assert "www.signed.example. CNAME signed.example." in positive.records, positive.output
+        assert "signed.example. A 192.0.2.30" in positive.records, positive.output
+        negative = delv(server, example, "nx.signed.example.", "A")
+        assert negative.statuses == ["negative response, fully validated"], negative.output
+        assert negative.negatives == ["nx.signed.example. NXDOMAIN"], negative.output
+        wildcard = delv(server, example, "bob.users.signed.example.", "TXT")
+        assert wildcard.statuses == ["fully validated"], wildcard.output
+        insecure = delv(server, example, "insecure.signed.example.", "DS")
+        assert insecure.statuses == ["negative response, fully validated"], insecure.output
+    finally:
+        server.stop()
