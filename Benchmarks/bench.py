@@ -270,40 +270,36 @@ def response_sections(data):
         return None
 
 
-def ask_dnssec(port, name, qtype, timeout=1.0):
-    """One UDP question with DO=1; response_sections() of the answer, or None."""
-    query_id = int.from_bytes(os.urandom(2), "big")
+def exchange(port, query, query_id, timeout=1.0):
+    """Sends one UDP query to 127.0.0.1:port; the first reply with its ID, or None."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         try:
             sock.connect(("127.0.0.1", port))
-            sock.send(build_query(query_id, name, qtype, dnssec_ok=True))
+            sock.send(query)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 data = sock.recv(65535)
                 if len(data) >= 12 and struct.unpack_from("!H", data)[0] == query_id:
-                    return response_sections(data)
-        except OSError:
+                    return data
+        except OSError:  # timeout, or connection refused (nothing listening yet)
             return None
     return None
+
+
+def ask_dnssec(port, name, qtype, timeout=1.0):
+    """One UDP question with DO=1; response_sections() of the answer, or None."""
+    query_id = int.from_bytes(os.urandom(2), "big")
+    data = exchange(port, build_query(query_id, name, qtype, dnssec_ok=True), query_id, timeout)
+    return response_sections(data) if data else None
 
 
 def ask(port, name, qtype, timeout=1.0):
     """One UDP question to 127.0.0.1:port; (rcode, aa, answers, serial) or None."""
     query_id = int.from_bytes(os.urandom(2), "big")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(("127.0.0.1", port))
-            sock.send(build_query(query_id, name, qtype))
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                response = parse_response(sock.recv(4096))
-                if response and response[0] == query_id:
-                    return response[1:]
-        except OSError:  # timeout, or connection refused (nothing listening yet)
-            return None
-    return None
+    data = exchange(port, build_query(query_id, name, qtype), query_id, timeout)
+    response = parse_response(data) if data else None
+    return response[1:] if response else None
 
 
 def served_serial(port, origin, timeout=0.5):

@@ -170,20 +170,19 @@ def signed_zones():
 def signed_servers(signed_zones):
     """The subject (anydns), NSD and Knot serving the three signed zones:
     {"anydns": handle, "nsd": handle, "knot": handle} ("anydns" is ANYDNS_SUBJECT's kind)."""
-    handles = {"anydns": ServerHandle(subject_kind(), signed_zones.parents),
-               "nsd": ServerHandle("nsd", signed_zones.parents),
-               "knot": ServerHandle("knot", signed_zones.parents)}
-    yield handles
-    for h in handles.values():
-        h.stop()
+    yield from _three_servers(signed_zones.parents)
 
 
 @pytest.fixture(scope="session")
 def signed_family_servers(signed_zones):
     """As signed_servers, each also serving the child zones (SignedZoneSet.family)."""
-    handles = {"anydns": ServerHandle(subject_kind(), signed_zones.family),
-               "nsd": ServerHandle("nsd", signed_zones.family),
-               "knot": ServerHandle("knot", signed_zones.family)}
+    yield from _three_servers(signed_zones.family)
+
+
+def _three_servers(zones):
+    """Handles of the subject, NSD and Knot serving `zones`, stopped when the session ends."""
+    handles = {"anydns": ServerHandle(subject_kind(), zones), "nsd": ServerHandle("nsd", zones),
+               "knot": ServerHandle("knot", zones)}
     yield handles
     for h in handles.values():
         h.stop()
