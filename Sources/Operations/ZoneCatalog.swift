@@ -73,7 +73,9 @@ public enum ZoneCatalog {
                 ]
                 if let signing = loaded.zone.signing {
                     metadata["dnssec"] = "\(signing.denial?.description ?? "no-chain")"
-                    if let expiry = signing.earliestExpiration { metadata["rrsig-expiration"] = "\(utcDate(expiry))" }
+                    if let expiry = signing.earliestExpiration {
+                        metadata["rrsig-expiration"] = "\(utcDate(expiry))"
+                    }
                 }
                 logger.info("zone loaded", metadata: metadata)
                 zones.append(loaded.zone)
