@@ -34,7 +34,10 @@ public final class ZoneStore: Sendable {
         }
         let deadline = ContinuousClock.now + patience
         // A transport holds a snapshot for one batch of packets or one TCP read: microseconds.
-        while !isKnownUniquelyReferenced(&retired) && ContinuousClock.now < deadline {
+        // A set without zones costs nothing to free: the shared empty set the store starts with
+        // is never uniquely referenced, and waiting for it delayed the first answer by `patience`.
+        while !retired.zones.isEmpty && !isKnownUniquelyReferenced(&retired) && ContinuousClock.now < deadline
+        {
             Thread.sleep(forTimeInterval: 0.001)
         }
         withExtendedLifetime(retired) {}
