@@ -797,3 +797,46 @@ def test_bundled_signed_example_validates_as_the_readme_says():
         assert insecure.statuses == ["negative response, fully validated"], insecure.output
     finally:
         server.stop()
+
+
+# ------------------------------------------------------------------ signed zone by transfer
+
+def test_signed_zone_received_by_transfer_validates(signed_zones, tmp_path):
+    """Knot primary of the signed NSEC3 zone, anydns its secondary (AXFR): the transferred zone
+    goes through the same checks and index as a file, and validates through anydns."""
+    from types import SimpleNamespace
+    from transfer_support import start_anydns as start_secondary, start_knot, wait_for
+    zone = signed_zones.get()["nsec3"]
+    knot = start_knot(tmp_path / "knot", f"""
+acl:
+  - id: xfr
+    address: 127.0.0.0/8
+    action: transfer
+zone:
+  - domain: {zone.origin}
+    file: "{zone.path}"
+    acl: xfr
+""", zone.origin)
+    secondary = None
+    try:
+        secondary = start_secondary(tmp_path / "anydns", f"""remotes:
+  - name: primary
+    address: [127.0.0.1:{knot.port}]
+storage: storage
+zones:
+  - origin: {zone.origin}
+    primaries: [primary]
+""")
+        wait_for(lambda: secondary.serial(zone.origin) is not None, "anydns to transfer the signed zone",
+                 watch=(secondary, knot))
+        health = secondary.zone_health(zone.origin)
+        assert health["signed"] is True and health["dnssec"]["denial"] == "nsec3", health
+        for name, rdtype, status in [(rel(zone, "www"), "A", "fully validated"),
+                                     (rel(zone, "nx"), "A", "negative response, fully validated"),
+                                     (rel(zone, "x.wild"), "TXT", "fully validated")]:
+            result = delv(SimpleNamespace(host="127.0.0.1", port=secondary.port), zone, name, rdtype)
+            assert result.statuses == [status], f"{name} {rdtype}\n{result.output}"
+    finally:
+        if secondary:
+            secondary.stop()
+        knot.stop()
