@@ -94,18 +94,11 @@ struct SectionWriter {
         default:
             return finishEmpty(rcode: .refused, authoritative: false, extendedError: .notAuthoritative)
         }
-        var zone: Zone
-        var apexLabels: Int
-        switch zones.match(name) {
+        let zone: Zone
+        let apexLabels: Int
+        switch match(name) {
         case .zone(let found, let labels):
             (zone, apexLabels) = (found, labels)
-            // RFC 4035 §3.1.4.1: DS is answered from the parent side of a cut; when this server
-            // also serves the parent, its answer is the parent's.
-            if query.type == .ds && labels == 0,
-                case .zone(let parent, let parentLabels) = zones.match(name, droppingAtLeast: 1)
-            {
-                (zone, apexLabels) = (parent, parentLabels)
-            }
         case .unavailable:
             // A zone configured but not loaded, not yet transferred or expired (RFC 1034 §4.3.5):
             // SERVFAIL, as NSD and Knot DNS answer.
@@ -117,6 +110,21 @@ struct SectionWriter {
         if !truncated { writeProofs() }
         if !truncated, let finalZone { writeAdditional(finalZone) }
         finish()
+    }
+
+    /// The zone `name` is answered from: the deepest zone at or above it, except that DS at a
+    /// zone's apex comes from the parent side of the cut when the parent is served here too
+    /// (RFC 4035 §3.1.4.1), even while the child zone is unavailable.
+    private func match(_ name: NameView) -> ZoneSet.Match {
+        let found = zones.match(name)
+        guard query.type == .ds && name.labelCount > 0 else { return found }
+        switch found {
+        case .zone(_, 0): break
+        case .unavailable where zones.isUnavailableApex(name.bytes): break
+        default: return found
+        }
+        if case .zone = zones.match(name, droppingAtLeast: 1) { return zones.match(name, droppingAtLeast: 1) }
+        return found
     }
 
     /// Notes how rate limiting accounts this response: its class and the name it is keyed on.
@@ -274,10 +282,10 @@ struct SectionWriter {
             case .delegation(let cut):
                 // RFC 1034 §4.3.2 3b: a referral; AA only if an answer was already given (a CNAME).
                 if hop == 0 { authoritative = false }
-                guard let ns = zone.rrset(cut, .ns) else { return }
-                if zone.withName(of: cut, { write(zone, ns, owner: $0, to: .authority) }) {
-                    collectTargets(zone, ns, cut: cut)
-                }
+                guard let ns = zone.rrset(cut, .ns),
+                    zone.withName(of: cut, { write(zone, ns, owner: $0, to: .authority) })
+                else { return }
+                collectTargets(zone, ns, cut: cut)
                 // RFC 4035 §3.1.4: in a signed zone, a signed delegation's DS with its RRSIG
                 // (else the proof that there is none, added by `prove`); an unsigned zone's DS is
                 // not added (as NSD and Knot DNS).
@@ -287,7 +295,7 @@ struct SectionWriter {
                 return
             }
             // The next name may lie in a zone below this one, or in another zone served here.
-            guard case .zone(let next, let below) = zones.match(name) else { return }
+            guard case .zone(let next, let below) = match(name) else { return }
             zone = next
             apexLabels = below
         }

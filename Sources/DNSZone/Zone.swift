@@ -230,10 +230,19 @@ public final class Zone: Sendable {
         return (entry.firstRRSet..<(entry.firstRRSet + entry.rrsetCount)).map(RRSetID.init(rawValue:))
     }
 
-    /// The first RRset at `node`, if it holds any (RFC 8482 §4.2 picks one RRset for ANY).
+    /// The RRset ANY is answered with (RFC 8482 §4.2 picks one): the first at `node` that is
+    /// data, not RRSIG, NSEC or NSEC3 (which come with DO=1 or when asked for by type), else the
+    /// first; `nil` when the node holds none.
     public func firstRRSet(at node: NodeID) -> RRSetID? {
         let entry = nodes[Int(node.rawValue)]
-        return entry.rrsetCount > 0 ? RRSetID(rawValue: entry.firstRRSet) : nil
+        guard entry.rrsetCount > 0 else { return nil }
+        var index = entry.firstRRSet
+        while index < entry.firstRRSet + entry.rrsetCount {
+            let type = rrsets[Int(index)].type
+            if type != .rrsig && type != .nsec && type != .nsec3 { return RRSetID(rawValue: index) }
+            index += 1
+        }
+        return RRSetID(rawValue: entry.firstRRSet)
     }
 
     public func type(of rrset: RRSetID) -> RecordType { rrsets[Int(rrset.rawValue)].type }

@@ -369,7 +369,9 @@ struct Checker {
                         )
                     }
                 }
-                if dnameAbove[Int(node)] >= 0 {
+                // Hashed NSEC3 owners sit below the apex but are no names of the zone: a DNAME at
+                // the apex (RFC 6672 §2.3) does not occlude them.
+                if dnameAbove[Int(node)] >= 0 && !flags[Int(node)].contains(.nsec3Only) {
                     error(
                         location(first),
                         "\(type) record at \(owner(first)) is below the DNAME at \(name(dnameAbove[Int(node)]))"

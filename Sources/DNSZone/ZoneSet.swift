@@ -41,6 +41,11 @@ public final class ZoneSet: Sendable {
         return .none
     }
 
+    /// Whether `name` (lowercase wire format) is the apex of a zone configured but unavailable.
+    public func isUnavailableApex(_ name: UnsafeRawBufferPointer) -> Bool {
+        unavailable.contains { origin in origin.wire.withUnsafeBytes { $0.elementsEqual(name) } }
+    }
+
     /// The zone with the deepest apex at or above `name`, and how many labels `name` has below
     /// that apex; `nil` when no servable zone is the deepest for it.
     public func zone(for name: NameView) -> (zone: Zone, apexLabels: Int)? {

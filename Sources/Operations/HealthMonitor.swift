@@ -161,12 +161,17 @@ public final class HealthMonitor: Sendable {
         let signing = servedSigning()
         return state.withLock { $0.zones }.map { zone in
             var zone = zone
-            zone.signing = signing[zone.origin]
+            zone.signing = signing[servedName(zone.origin)]
             return zone
         }
     }
 
-    /// The signing state of each signed zone being served, by origin.
+    /// A configured origin as the served zone names it: lowercase (RFC 4343).
+    private func servedName(_ origin: String) -> String {
+        DomainName(origin)?.lowercased().description ?? origin.lowercased()
+    }
+
+    /// The signing state of each signed zone being served, by lowercase origin.
     private func servedSigning() -> [String: ZoneSigning] {
         var result: [String: ZoneSigning] = [:]
         for zone in servedZones().zones {
@@ -225,7 +230,7 @@ public final class HealthMonitor: Sendable {
         // RFC 4035 §5.3.1: past an RRSIG's expiration validators reject the data it signs; a
         // site must not keep attracting queries with bogus answers.
         let expired = servedSigning().filter { _, signing in
-            signing.earliestExpiration.map { $0 <= UInt64(max(0, now.timeIntervalSince1970)) } ?? false
+            signing.earliestExpiration.map { $0 < UInt64(max(0, now.timeIntervalSince1970)) } ?? false
         }.min { $0.key < $1.key }
         return state.withLock { state in
             switch state.lifecycle {
@@ -268,8 +273,8 @@ public final class HealthMonitor: Sendable {
                         origin: $0.origin, source: $0.source, serial: $0.serial,
                         loadedAt: $0.loadedAt.map(iso8601),
                         errors: $0.lastErrors, role: $0.role,
-                        signed: signing[$0.origin] != nil,
-                        dnssec: signing[$0.origin].map { signing in
+                        signed: signing[servedName($0.origin)] != nil,
+                        dnssec: signing[servedName($0.origin)].map { signing in
                             .init(
                                 denial: signing.denial?.description,
                                 signatures: signing.signatures,

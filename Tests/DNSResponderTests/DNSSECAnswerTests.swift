@@ -38,14 +38,17 @@ private struct SignedHarness {
     let iterations: UInt16
     let salt: [UInt8]
 
-    init(_ denial: TestSigner.Denial, source: String = unsignedSource, more: [Zone] = []) throws {
+    init(
+        _ denial: TestSigner.Denial, source: String = unsignedSource, more: [Zone] = [],
+        unavailable: [DomainName] = [], edit: (String) -> String = { $0 }
+    ) throws {
         let now = UInt32(Date().timeIntervalSince1970)
         signedText = try TestSigner.sign(
             source, origin: "example.test.", denial: denial, inception: now - 86400,
             expiration: now + 30 * 86400)
-        let loaded = try files.load("example.test.", signedText).get()
+        let loaded = try files.load("example.test.", edit(signedText)).get()
         #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
-        zones = ZoneSet([loaded.zone] + more)
+        zones = ZoneSet([loaded.zone] + more, unavailable: unavailable)
         if case .nsec3(let iterations, let salt, _) = denial {
             (self.iterations, self.salt) = (iterations, salt)
         } else {
@@ -359,5 +362,32 @@ struct ParentSideDSTests {
         #expect(try harness.ask("child.example.test.", .soa).isAuthoritative)
         #expect(
             summary(try harness.ask("child.example.test.", .soa).answer).contains("child.example.test. SOA"))
+    }
+}
+
+@Suite("DNSSEC: edge cases")
+struct DNSSECEdgeCaseTests {
+    /// RFC 8482 §4.2: ANY gets one RRset of data, never the RRSIGs, whatever the file order.
+    @Test func anyNeverAnswersWithTheSignatures() throws {
+        let harness = try SignedHarness(.nsec) { text in
+            // The A record of www after its RRSIG and NSEC: the node's first RRset is RRSIG.
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let record = lines.first { $0.hasPrefix("www.example.test.") && $0.contains("\tA\t") }!
+            return (lines.filter { $0 != record } + [record]).joined(separator: "\n")
+        }
+        let plain = try harness.ask("www.example.test.", .any, dnssec: false)
+        #expect(summary(plain.answer) == ["www.example.test. A"])
+        let signed = try harness.ask("www.example.test.", .any)
+        #expect(summary(signed.answer) == ["www.example.test. A", "www.example.test. RRSIG(A 3)"])
+    }
+
+    /// RFC 4035 §3.1.4.1: the parent answers DS for a child that is configured but unavailable.
+    @Test func dsForAnUnavailableChildComesFromTheParent() throws {
+        let harness = try SignedHarness(.nsec, unavailable: [DomainName("secure.example.test.")!])
+        let reply = try harness.ask("secure.example.test.", .ds)
+        #expect(reply.rcode == .noError && reply.isAuthoritative)
+        #expect(summary(reply.answer) == ["secure.example.test. DS", "secure.example.test. RRSIG(DS 3)"])
+        // Anything else there is the child's, which is not servable.
+        #expect(try harness.ask("secure.example.test.", .soa).rcode == .servFail)
     }
 }

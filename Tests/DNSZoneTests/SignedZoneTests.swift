@@ -114,6 +114,25 @@ struct SignedZoneCheckTests {
         }
     }
 
+    /// RFC 6672 §2.3: a DNAME may sit at the apex; the hashed NSEC3 owners are not below it.
+    @Test func dnameAtTheApexOfAnNSEC3Zone() throws {
+        let apexDNAME = """
+            $ORIGIN example.test.
+            $TTL 3600
+            @ IN SOA ns1.outside.example. hostmaster 1 3600 900 604800 300
+            @ NS ns1.outside.example.
+            @ DNAME example.net.
+
+            """
+        let now = UInt32(Date().timeIntervalSince1970)
+        let signed = try TestSigner.sign(
+            apexDNAME, origin: "example.test.", denial: .nsec3(iterations: 0, salt: [], optOut: false),
+            inception: now - day, expiration: now + day)
+        let loaded = try TemporaryZones().load("example.test.", signed).get()
+        #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
+        #expect(loaded.zone.denialMethod == .nsec3(NSEC3Parameters(iterations: 0, salt: [])))
+    }
+
     @Test func unsignedZoneIsUnaffected() throws {
         let files = TemporaryZones()
         let loaded = try files.load("example.test.", source).get()

@@ -146,8 +146,10 @@ struct SignedZoneHealthTests {
         #expect(document.zones.first?.dnssec?.denial == "nsec3")
         #expect(document.zones.first?.dnssec?.secondsToExpiration == 1)
         #expect(document.zones.first?.dnssec?.earliestExpiration == "2027-01-15T08:01:00Z")
+        // RFC 4035 §5.3.1: valid through the expiration second itself.
+        #expect(health.readiness(now: start.addingTimeInterval(60)) == (true, "ready"))
         #expect(
-            health.readiness(now: start.addingTimeInterval(60))
+            health.readiness(now: start.addingTimeInterval(61))
                 == (false, "zone example.test. has expired signatures (RRSIG expired 2027-01-15T08:01:00Z)"))
         #expect(health.zoneStatuses.first?.signing?.earliestExpiration == UInt64(now) + 60)
     }
