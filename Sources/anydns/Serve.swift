@@ -143,7 +143,7 @@ struct Serve: AsyncParsableCommand {
             "serving DNS",
             metadata: [
                 "listen": "\(settings.listen.map(\.description))", "zones": "\(zones.zones.count)",
-                "udp-workers": "\(settings.udpWorkers)",
+                "udp-workers": "\(settings.udpWorkers)", "udp-workers-from": "\(settings.udpWorkersChosenBy)",
             ])
 
         let probe = SelfProbe(
@@ -231,6 +231,8 @@ struct Serve: AsyncParsableCommand {
         var identity: ServerIdentity
         var limits: TransportLimits
         var udpWorkers: Int
+        /// Where ``udpWorkers`` came from, for the log: a flag, a key, or the usable CPUs.
+        var udpWorkersChosenBy: String
         var health: Configuration.Health
         var lameDuck: Double
         var maintenanceFile: String?
@@ -304,6 +306,7 @@ struct Serve: AsyncParsableCommand {
             identity ?? environment["ANYDNS_IDENTITY"] ?? configuration.identity.name
             ?? ProcessInfo.processInfo.hostName
         let httpPort = UInt16(httpPort ?? configuration.management.httpPort)
+        let cpus = CPUBudget.current()
         // The probe checks what the announcer advertises: the anycast listeners (or, without
         // anycast addresses, every listener).
         let probeTargets = unique.filter { address in anycast.contains(address) }
@@ -319,7 +322,10 @@ struct Serve: AsyncParsableCommand {
                 maxTCPConnections: configuration.limits.tcpConnections,
                 maxTCPConnectionsPerClient: configuration.limits.tcpConnectionsPerClient,
                 tcpIdleTimeout: configuration.limits.tcpIdleTimeout),
-            udpWorkers: workers ?? configuration.dns.workers ?? ProcessInfo.processInfo.activeProcessorCount,
+            udpWorkers: workers ?? configuration.dns.workers ?? cpus.count,
+            udpWorkersChosenBy: workers != nil
+                ? "--workers"
+                : configuration.dns.workers != nil ? "dns.workers" : "usable CPUs: \(cpus.explanation)",
             health: configuration.health,
             lameDuck: lameDuck ?? configuration.lameDuck,
             maintenanceFile: configuration.maintenanceFile,

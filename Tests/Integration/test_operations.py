@@ -303,3 +303,23 @@ def test_check_config_names_the_bad_key(tmp_path):
     result = subprocess.run([str(binary), "check-config", str(config)], capture_output=True, text=True)
     assert result.returncode == 1
     assert f"{config}: dns.prot: unknown key" in result.stderr
+
+
+def test_default_udp_workers_follow_the_cpu_affinity(tmp_path):
+    """Under `taskset -c 0` the default is one UDP worker, and the log says how it was chosen
+    (README "Commands", `--workers`)."""
+    import servers
+    from transfer_support import wait_for
+    port, http_port = free_port(), free_port()
+    zone = servers.Zone("example.com.", servers.REPO / "Zones" / "example.com.zone")
+    argv = [require_tool("taskset"), "-c", "0", str(anydns_binary_or_fail()), "serve",
+            "--listen", f"127.0.0.1:{port}", "--http-port", str(http_port),
+            "--zone", f"{zone.origin}={zone.path}"]
+    server = servers._spawn("anydns", argv, tmp_path, port, [zone], False, 0, None)
+    try:
+        line = lambda: next((l for l in server.logfile.read_text().splitlines() if "serving DNS" in l), None)
+        wait_for(lambda: line() is not None, "the 'serving DNS' log line")
+        assert "udp-workers=1 " in line(), line()
+        assert "udp-workers-from=usable CPUs: affinity 1 of " in line(), line()
+    finally:
+        server.stop()
