@@ -12,12 +12,23 @@ struct CheckZone: ParsableCommand {
     @Argument(help: "The zone file.")
     var file: String
 
-    @Option(name: .long, help: "Zone origin (default: the file name without .zone).")
+    @Option(
+        name: .long,
+        help: "Zone origin (default: the file's first $ORIGIN, else the file name without .zone).")
     var origin: String?
 
     func run() throws {
-        let name =
-            origin ?? String((file as NSString).lastPathComponent.replacingOccurrences(of: ".zone", with: ""))
+        let name: String
+        if let origin {
+            name = origin
+        } else if let declared = Self.declaredOrigin(file) {
+            name = declared
+        } else {
+            name = String((file as NSString).lastPathComponent.replacingOccurrences(of: ".zone", with: ""))
+            printError(
+                "\(file): no $ORIGIN and no --origin: origin \(name.hasSuffix(".") ? name : name + ".") taken from the file name"
+            )
+        }
         guard let originName = DomainName(name.hasSuffix(".") ? name : name + ".") else {
             throw ValidationError("--origin \(name) is not a domain name")
         }
@@ -38,6 +49,24 @@ struct CheckZone: ParsableCommand {
             printError("zone \(originName): not loaded, \(error.errors.count) error(s)")
             throw ExitCode.failure
         }
+    }
+}
+
+extension CheckZone {
+    /// The absolute name of a `$ORIGIN` directive (RFC 1035 §5.1) that comes before the file's
+    /// first record, as `kzonecheck` and the reader see it; `nil` when there is none.
+    static func declaredOrigin(_ path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            let fields = line.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            guard let first = fields.first else { continue }
+            if first.uppercased() == "$ORIGIN" {
+                return fields.count > 1 && fields[1].hasSuffix(".") ? String(fields[1]) : nil
+            }
+            if !first.hasPrefix("$") { return nil }  // a record before any $ORIGIN
+        }
+        return nil
     }
 }
 

@@ -321,3 +321,25 @@ def test_broken_zone_expectations_agree_with_nsd_checkzone(case):
     assert r.returncode != 0, out
     if case.line:
         assert f"{case.where}:{marker_line(BROKEN / case.where)}:" in out, out
+
+
+def test_check_zone_origin_from_origin_directive_else_file_name(tmp_path):
+    """Without --origin, check-zone takes the origin from the file's $ORIGIN, else from the
+    file name and says so (as kzonecheck)."""
+    binary = anydns_binary_or_fail()
+    body = "@ 3600 IN SOA ns1 hostmaster 1 3600 900 604800 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+    declared = tmp_path / "anything.txt"
+    declared.write_text("; a comment first\n$TTL 3600\n$ORIGIN example.org.\n" + body)
+    result = subprocess.run([str(binary), "check-zone", str(declared)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "zone example.org.: loaded serial 1, 3 records\n"
+    assert result.stderr == ""
+    named = tmp_path / "example.net.zone"
+    named.write_text(body)
+    result = subprocess.run([str(binary), "check-zone", str(named)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "zone example.net.: loaded serial 1, 3 records\n"
+    assert result.stderr == (f"{named}: no $ORIGIN and no --origin: origin example.net. "
+                             "taken from the file name\n")
