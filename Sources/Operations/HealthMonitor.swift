@@ -266,7 +266,9 @@ public final class HealthMonitor: Sendable {
         let signing = servedSigning()
         return state.withLock { state in
             HealthDocument(
-                state: state.lifecycle.name, ready: ready, reason: reason,
+                // The state names what the site is: never "ready" beside ready = false.
+                state: state.lifecycle == .ready && !ready ? "not-ready" : state.lifecycle.name,
+                ready: ready, reason: reason,
                 degraded: state.lastReloadFailed || state.zones.contains { !$0.lastErrors.isEmpty },
                 zones: state.zones.map {
                     .init(
@@ -353,8 +355,24 @@ public struct HealthDocument: Codable, Sendable, Equatable {
     public var zones: [Zone]
     public var listeners: [String]
     public var lastProbe: Probe?
+    /// Always present: null when no maintenance file is configured.
     public var maintenanceFile: String?
     public var defences: Defences?
+
+    /// Encodes every key; `maintenanceFile` as null when not configured, so a reader can tell
+    /// "not configured" from "not reported".
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(state, forKey: .state)
+        try container.encode(ready, forKey: .ready)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(degraded, forKey: .degraded)
+        try container.encode(zones, forKey: .zones)
+        try container.encode(listeners, forKey: .listeners)
+        try container.encodeIfPresent(lastProbe, forKey: .lastProbe)
+        try container.encode(maintenanceFile, forKey: .maintenanceFile)
+        try container.encodeIfPresent(defences, forKey: .defences)
+    }
 
     /// What protects the site under attack, as configured (README "Rate limiting", "DNS cookies").
     public struct Defences: Codable, Sendable, Equatable {

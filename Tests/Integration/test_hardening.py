@@ -391,6 +391,14 @@ def test_a_configured_zone_that_did_not_load_answers_servfail(tmp_path):
         assert reply.rcode() == dns.rcode.SERVFAIL
         assert [o.code for o in reply.options if o.otype == dns.edns.EDE] == [dns.edns.EDECode.NOT_READY]
         assert udp(server, dns.message.make_query("www.other.test.", "A")).answer
+        # /health names what the site is: not ready, saying why (never "ready" beside false).
+        import json
+        import urllib.request
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/health", timeout=5) as r:
+            health = json.load(r)
+        assert (health["state"], health["ready"]) == ("not-ready", False), health
+        assert health["reason"] == "zone hard.test. not loaded", health
+        assert "maintenanceFile" in health and health["maintenanceFile"] is None, health
     finally:
         server.stop()
 

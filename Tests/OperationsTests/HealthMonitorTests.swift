@@ -59,6 +59,23 @@ struct HealthMonitorTests {
         #expect(health.readiness(now: start) == (false, "zone example.test. not loaded"))
     }
 
+    /// The document's state never says "ready" beside ready = false, and maintenanceFile is
+    /// always a key (null when not configured).
+    @Test func documentStateAgreesWithReadiness() throws {
+        let health = monitor()
+        health.transition(to: .ready)
+        health.record(ProbeRound(finishedAt: start, succeeded: true, detail: "ok"))
+        let missing = health.document(now: start)
+        #expect(
+            missing.state == "not-ready" && !missing.ready
+                && missing.reason == "zone example.test. not loaded")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(missing)) as? [String: Any])
+        #expect(json.keys.contains("maintenanceFile") && json["maintenanceFile"] is NSNull)
+        let ready = readyMonitor().document(now: start)
+        #expect(ready.state == "ready" && ready.ready)
+    }
+
     @Test func staleProbeMakesItUnready() {
         let health = readyMonitor()
         let (ready, reason) = health.readiness(now: start.addingTimeInterval(6))
