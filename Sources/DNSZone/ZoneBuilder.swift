@@ -59,6 +59,10 @@ public enum ZoneLoader {
     > {
         var reader = ZoneFileReader()
         reader.read(path: path, origin: origin)
+        // A file that could not be read is that one error, not a cascade of "no SOA", "no NS".
+        if reader.records.count == 0, reader.diagnostics.contains(where: { $0.severity == .error }) {
+            return .failure(ZoneLoadError(origin: origin, diagnostics: reader.diagnostics))
+        }
         return ZoneBuilder.build(
             origin: origin, source: path, table: reader.records, diagnostics: reader.diagnostics, now: now)
     }

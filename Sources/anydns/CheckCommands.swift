@@ -25,9 +25,12 @@ struct CheckZone: ParsableCommand {
             name = declared
         } else {
             name = String((file as NSString).lastPathComponent.replacingOccurrences(of: ".zone", with: ""))
-            printError(
-                "\(file): no $ORIGIN and no --origin: origin \(name.hasSuffix(".") ? name : name + ".") taken from the file name"
-            )
+            // An unreadable file gets its own error from the loader; this note would only add noise.
+            if FileManager.default.isReadableFile(atPath: file) {
+                printError(
+                    "\(file): no $ORIGIN and no --origin: origin \(name.hasSuffix(".") ? name : name + ".") taken from the file name"
+                )
+            }
         }
         guard let originName = DomainName(name.hasSuffix(".") ? name : name + ".") else {
             throw ValidationError("--origin \(name) is not a domain name")

@@ -97,7 +97,16 @@ struct Serve: AsyncParsableCommand {
         configuredLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let logger = configuredLogger
 
-        let settings = try resolveSettings()
+        let settings: Settings
+        do {
+            settings = try resolveSettings()
+        } catch {
+            // With `serve`'s usage, not the top-level one.
+            printError("Error: \(Anydns.message(for: error))")
+            printError("Usage: " + Anydns.usageString(for: Serve.self))
+            printError("  See 'anydns serve --help' for more information.")
+            throw ExitCode.validationFailure
+        }
         let metrics = DNSMetrics()
         let secondaryEntries = settings.transfers.secondaries.keys.sorted { $0.description < $1.description }
             .map {
@@ -295,6 +304,16 @@ struct Serve: AsyncParsableCommand {
                 }
             }
         } else {
+            var isDirectory: ObjCBool = false
+            let problem =
+                !FileManager.default.fileExists(atPath: zonesDir, isDirectory: &isDirectory)
+                ? "No such file or directory"
+                : !isDirectory.boolValue
+                    ? "Not a directory"
+                    : !FileManager.default.isReadableFile(atPath: zonesDir) ? "Permission denied" : nil
+            if let problem {
+                throw ValidationError("cannot read the zones directory \(zonesDir) (--zones-dir): \(problem)")
+            }
             do {
                 zones = try ZoneCatalog.sources(inDirectory: zonesDir)
             } catch {

@@ -343,3 +343,22 @@ def test_check_zone_origin_from_origin_directive_else_file_name(tmp_path):
     assert result.stdout == "zone example.net.: loaded serial 1, 3 records\n"
     assert result.stderr == (f"{named}: no $ORIGIN and no --origin: origin example.net. "
                              "taken from the file name\n")
+
+
+def test_a_missing_zone_file_is_one_error(tmp_path):
+    result = subprocess.run([str(anydns_binary_or_fail()), "check-zone", str(tmp_path / "nothere.zone"),
+                             "--origin", "nothere.test."], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (f"{tmp_path}/nothere.zone: error: cannot open zone file {tmp_path}/nothere.zone: "
+                             "No such file or directory\nzone nothere.test.: not loaded, 1 error(s)\n")
+
+
+def test_a_missing_zones_directory_prints_the_serve_usage(tmp_path):
+    result = subprocess.run([str(anydns_binary_or_fail()), "serve", "--zones-dir", str(tmp_path / "none")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 64  # EX_USAGE
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Error: cannot read the zones directory {tmp_path}/none (--zones-dir): No such file or directory"
+    assert lines[1].startswith("Usage: anydns serve [--config <config>]"), result.stderr
+    assert lines[2] == "  See 'anydns serve --help' for more information."
