@@ -323,7 +323,9 @@ struct NodeReader {
 
     func integer(_ node: Node, at key: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
         guard let value = node.int, range.contains(value) else {
-            throw fail(key, "expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw fail(
+                key,
+                "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \(shown(node))")
         }
         return value
     }
@@ -331,9 +333,16 @@ struct NodeReader {
     func number(_ node: Node, at key: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Double
     {
         guard let value = node.float, range.contains(value) else {
-            throw fail(key, "expected a number from \(range.lowerBound) to \(range.upperBound)")
+            throw fail(
+                key, "expected a number from \(range.lowerBound) to \(range.upperBound), got \(shown(node))")
         }
         return value
+    }
+
+    /// A value as the operator wrote it, for "…, got VALUE" in a message.
+    private func shown(_ node: Node) -> String {
+        if let scalar = node.scalar { return scalar.string.isEmpty ? "an empty value" : scalar.string }
+        return node.mapping != nil ? "a mapping" : "a list"
     }
 
     func boolean(_ node: Node, at key: String) throws(ConfigurationError) -> Bool {

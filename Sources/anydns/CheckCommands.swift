@@ -103,8 +103,12 @@ struct CheckConfig: ParsableCommand {
                 "\(file): storage: not set: the \(secondaries) secondary zone(s) will be kept in memory only, and a restarted site serves them only after a transfer"
             )
         }
+        // The addresses `serve --config` opens: anycast, `listen` entries and the management
+        // address (ANYDNS_MANAGEMENT and command-line options aside).
+        let listeners = Serve.listenAddresses(
+            configuration, listen: [], management: configuration.management.address)
         print(
-            "\(file): ok, \(configuration.zones.count) zone(s) (\(secondaries) secondary), \(configuration.keys.count) key(s), \(configuration.listen.count) listener(s)"
+            "\(file): ok, \(configuration.zones.count) zone(s) (\(secondaries) secondary), \(configuration.keys.count) key(s), \(listeners.count) listener(s): \(listeners.map(\.description).joined(separator: ", "))"
         )
     }
 }

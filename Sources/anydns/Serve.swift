@@ -256,6 +256,33 @@ struct Serve: AsyncParsableCommand {
         var defencesReport: HealthDocument.Defences
     }
 
+    /// Every address DNS is served on, once each: the anycast addresses and `listen` entries (or
+    /// the `--listen` options instead), and the management address, at `dns.port` (with
+    /// `--listen`, at the port of the first); the defaults when there is none (README "Commands").
+    static func listenAddresses(_ configuration: Configuration, listen: [String], management: String?)
+        -> [ListenAddress]
+    {
+        let port = UInt16(configuration.dns.port)
+        var addresses: [ListenAddress]
+        if !listen.isEmpty {
+            addresses = listen.compactMap(ListenAddress.init)
+            // The management address still answers DNS, at the port of the first --listen: that
+            // is how an operator queries this one site (README "Commands").
+            if let management, let first = addresses.first {
+                addresses.append(ListenAddress(host: management, port: first.port))
+            }
+        } else {
+            addresses =
+                configuration.dns.anycast.map { ListenAddress(host: $0, port: port) }
+                + configuration.listen.compactMap(ListenAddress.init)
+            if let management { addresses.append(ListenAddress(host: management, port: port)) }
+            if addresses.isEmpty { addresses = Configuration.defaultListen.compactMap(ListenAddress.init) }
+        }
+        var unique: [ListenAddress] = []
+        for address in addresses where !unique.contains(address) { unique.append(address) }
+        return unique
+    }
+
     func resolveSettings() throws -> Settings {
         var configuration = Configuration(listen: [], zones: [])
         if let config {
@@ -274,25 +301,7 @@ struct Serve: AsyncParsableCommand {
         }
         let port = UInt16(configuration.dns.port)
         let anycast = configuration.dns.anycast.map { ListenAddress(host: $0, port: port) }
-        var listenAddresses: [ListenAddress]
-        if !listen.isEmpty {
-            listenAddresses = listen.compactMap(ListenAddress.init)
-            // The management address still answers DNS, at the port of the first --listen: that
-            // is how an operator queries this one site (README "Commands").
-            if let managementAddress, let first = listenAddresses.first {
-                listenAddresses.append(ListenAddress(host: managementAddress, port: first.port))
-            }
-        } else {
-            listenAddresses = anycast + configuration.listen.compactMap(ListenAddress.init)
-            if let managementAddress {
-                listenAddresses.append(ListenAddress(host: managementAddress, port: port))
-            }
-            if listenAddresses.isEmpty {
-                listenAddresses = Configuration.defaultListen.compactMap(ListenAddress.init)
-            }
-        }
-        var unique: [ListenAddress] = []
-        for address in listenAddresses where !unique.contains(address) { unique.append(address) }
+        let unique = Self.listenAddresses(configuration, listen: listen, management: managementAddress)
 
         var zones: [ZoneSource]
         if !zone.isEmpty {

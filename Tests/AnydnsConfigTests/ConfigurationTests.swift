@@ -110,6 +110,18 @@ struct ConfigurationTests {
         #expect(error.file == "test.yaml")
     }
 
+    @Test("a range error echoes the value given")
+    func rangeErrorsEchoTheValue() throws {
+        let port = try #require(parseError("dns:\n  port: 70000\n"))
+        #expect(port.key == "dns.port")
+        #expect(port.message == "expected a whole number from 1 to 65535, got 70000")
+        #expect(try #require(parseError("dns:\n  port: [53]\n")).message.hasSuffix(", got a list"))
+        #expect(
+            try #require(parseError("dns:\n  port: fifty-three\n")).message.hasSuffix(", got fifty-three"))
+        let interval = try #require(parseError("health:\n  probe-interval: -1\n"))
+        #expect(interval.message.hasSuffix(", got -1"), "\(interval.message)")
+    }
+
     @Test("the unknown-key error lists the keys allowed at that place")
     func unknownKeyListsAllowedKeys() throws {
         let error = try #require(parseError("limits:\n  tcp-conections: 5\n"))
@@ -321,7 +333,7 @@ struct ConfigurationLoadTests {
         let error = #expect(throws: ConfigurationError.self) { try Configuration.load(path: path) }
         #expect(error?.file == path)
         #expect(error?.key == "limits.tcp-connections")
-        #expect(error?.message == "expected a whole number from 1 to 100000")
+        #expect(error?.message == "expected a whole number from 1 to 100000, got 0")
     }
 
     @Test("a configuration file that cannot be read is an error naming the file")

@@ -294,6 +294,8 @@ def test_check_config_accepts_the_deploy_example():
     result = subprocess.run([str(binary), "check-config", str(example)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "ok" in result.stdout
+    # The listeners serve really opens: anycast 127.0.0.1 and ::1, management 127.0.0.1 (the same).
+    assert result.stdout.rstrip().endswith("2 listener(s): 127.0.0.1:5300, [::1]:5300"), result.stdout
 
 
 def test_check_config_names_the_bad_key(tmp_path):
