@@ -166,7 +166,12 @@ struct Serve: AsyncParsableCommand {
             do {
                 try await http.run { logger.info("management HTTP on \(settings.managementHTTP)") }
             } catch {
-                logger.critical("management HTTP on \(settings.managementHTTP): \(error)")
+                // Say what to change: a second server on one host usually needs another port.
+                let hint =
+                    "\(error)".contains("in use")
+                    ? " (address already in use: choose another with --http-port or management.http-port, or another address with --management or management.address)"
+                    : ""
+                logger.critical("management HTTP on \(settings.managementHTTP): \(error)\(hint)")
                 terminateProcess(1)
             }
         }

@@ -325,3 +325,20 @@ def test_default_udp_workers_follow_the_cpu_affinity(tmp_path):
         assert "udp-workers-from=usable CPUs: affinity 1 of " in line(), line()
     finally:
         server.stop()
+
+
+def test_a_busy_management_port_says_which_flag_or_key_changes_it(tmp_path):
+    import socket
+    import servers
+    zone = servers.Zone("example.com.", servers.REPO / "Zones" / "example.com.zone")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        http_port = busy.getsockname()[1]
+        result = subprocess.run([str(anydns_binary_or_fail()), "serve", "--listen", f"127.0.0.1:{free_port()}",
+                                 "--http-port", str(http_port), "--zone", f"{zone.origin}={zone.path}"],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert (f"management HTTP on 127.0.0.1:{http_port}: " in result.stderr
+            and "(address already in use: choose another with --http-port or management.http-port, "
+                "or another address with --management or management.address)" in result.stderr), result.stderr
