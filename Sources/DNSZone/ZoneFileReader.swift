@@ -131,9 +131,13 @@ public struct ZoneFileReader {
             }
         }
         guard status == LDNS_STATUS_OK, let rr else {
+            // libldns's RDATA error names no field: say which one, and why, as NSD does.
+            let detail =
+                status == LDNS_STATUS_SYNTAX_RDATA_ERR
+                ? RecordErrorText.explain(String(decoding: entry.text, as: UTF8.self)) : nil
             error(
                 SourceLocation(file: path, line: entry.line),
-                "cannot parse record: \(String(cString: ldns_get_errorstr_by_id(status)))")
+                "cannot parse record: \(detail ?? String(cString: ldns_get_errorstr_by_id(status)))")
             return
         }
         defer { ldns_rr_free(rr) }

@@ -331,3 +331,24 @@ struct ZoneLoadingTests {
         #expect(zone.records("WWW.SUB.EXAMPLE.COM.", .a).count == 1)
     }
 }
+
+/// libldns says only "could not parse the RR's rdata"; the reader names the field and the value,
+/// as NSD does.
+@Suite("Parse errors name the bad field")
+struct ParseErrorTextTests {
+    @Test(arguments: [
+        ("www IN A 192.0.2.300", "cannot parse record: invalid IPv4 address '192.0.2.300'"),
+        ("www 300 AAAA 2001:db8::zz", "cannot parse record: invalid IPv6 address '2001:db8::zz'"),
+        ("@ MX ten mail", "cannot parse record: invalid number 'ten' (expected 0 to 65535)"),
+        ("  IN 60 A 1.2.3", "cannot parse record: invalid IPv4 address '1.2.3'"),
+        (
+            "sig RRSIG A 13 2 3600 2026XX 20200101000000 1 example.com. AAAA",
+            "cannot parse record: invalid date '2026XX' (expected YYYYMMDDHHmmSS)"
+        ),
+    ])
+    func namesTheFieldAndTheValue(line: String, message: String) throws {
+        let error = try #require(TemporaryZones().load("example.com.", zoneText([line])).failure)
+        #expect(error.errors.map(\.message) == [message])
+        #expect(error.errors.map(\.location.line) == [5])
+    }
+}
