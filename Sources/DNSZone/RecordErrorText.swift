@@ -19,7 +19,11 @@ enum RecordErrorText {
                 break
             }
         }
-        guard let type, let descriptor = ldns_rr_descript(UInt16(type.rawValue)) else { return nil }
+        // `TYPE88604800` reads as a number past 16 bits: no type at all.
+        guard let type, let code = UInt16(exactly: type.rawValue), let descriptor = ldns_rr_descript(code)
+        else {
+            return nil
+        }
         if tokens.first == "\\#" { return nil }  // RFC 3597 form: libldns's own message says enough
         let minimum = ldns_rr_descriptor_minimum(descriptor)
         let maximum = ldns_rr_descriptor_maximum(descriptor)
