@@ -68,5 +68,4 @@ struct VisitedNode: Equatable {
 struct ProofRecord {
     var zone: Unmanaged<Zone>
     var node: NodeID
-    var type: RecordType
 }

@@ -117,14 +117,15 @@ struct SectionWriter {
     /// (RFC 4035 §3.1.4.1), even while the child zone is unavailable.
     private func match(_ name: NameView) -> ZoneSet.Match {
         let found = zones.match(name)
-        guard query.type == .ds && name.labelCount > 0 else { return found }
+        guard query.type == .ds else { return found }
         switch found {
-        case .zone(_, 0): break
-        case .unavailable where zones.isUnavailableApex(name.bytes): break
-        default: return found
+        case .zone(_, 0), .unavailable(0):
+            let parent = zones.match(name, droppingAtLeast: 1)
+            if case .zone = parent { return parent }
+            return found
+        default:
+            return found
         }
-        if case .zone = zones.match(name, droppingAtLeast: 1) { return zones.match(name, droppingAtLeast: 1) }
-        return found
     }
 
     /// Notes how rate limiting accounts this response: its class and the name it is keyed on.
@@ -185,9 +186,7 @@ struct SectionWriter {
         let name = loweredName
         switch zones.match(name) {
         case .zone(let zone, 0): return zone.origin
-        case .unavailable:
-            let origin = DomainName(trustedWire: Array(name.bytes))
-            return zones.unavailable.contains(origin) ? origin : nil
+        case .unavailable(0): return DomainName(trustedWire: Array(name.bytes))
         default: return nil
         }
     }
@@ -367,8 +366,9 @@ struct SectionWriter {
     private mutating func proveNoCloserName(_ name: NameView, wildcard: NodeID, zone: Zone) {
         let wildcardLabels = zone.withName(of: wildcard) { NameView.countLabels($0) }
         switch zone.denialMethod {
-        case .nsec: addProof(zone.nsecCovering(name.bytes), .nsec, zone)
-        case .nsec3: addNSEC3(covering: name.suffix(dropping: name.labelCount - wildcardLabels), zone)
+        case .nsec: addProof(zone.nsecCovering(name.bytes), zone)
+        case .nsec3:
+            addProof(zone.nsec3Covering(name.suffix(dropping: name.labelCount - wildcardLabels)), zone)
         case nil: break
         }
     }
@@ -383,13 +383,13 @@ struct SectionWriter {
         switch zone.denialMethod {
         case .nsec:
             if zone.rrset(node, .nsec) != nil {
-                addProof(node, .nsec, zone)
+                addProof(node, zone)
             } else {
-                addProof(zone.nsecCovering(name.suffix(dropping: depth)), .nsec, zone)
+                addProof(zone.nsecCovering(name.suffix(dropping: depth)), zone)
             }
         case .nsec3:
             if let match = zone.nsec3Matching(node) {
-                addProof(match, .nsec3, zone)
+                addProof(match, zone)
             } else {
                 _ = proveClosestEncloser(name, from: depth, apexLabels: apexLabels, zone: zone)
             }
@@ -402,18 +402,18 @@ struct SectionWriter {
     private mutating func proveWildcardNoData(_ name: NameView, wildcard: NodeID, zone: Zone) {
         switch zone.denialMethod {
         case .nsec:
-            addProof(zone.nsecCovering(name.bytes), .nsec, zone)
-            addProof(wildcard, .nsec, zone)
+            addProof(zone.nsecCovering(name.bytes), zone)
+            addProof(wildcard, zone)
         case .nsec3:
             let encloserDepth =
                 name.labelCount - (zone.withName(of: wildcard) { NameView.countLabels($0) } - 1)
             if let encloser = zone.node(named: name.suffix(dropping: encloserDepth)),
                 let match = zone.nsec3Matching(encloser)
             {
-                addProof(match, .nsec3, zone)
+                addProof(match, zone)
             }
-            addNSEC3(covering: name.suffix(dropping: encloserDepth - 1), zone)
-            if let match = zone.nsec3Matching(wildcard) { addProof(match, .nsec3, zone) }
+            addProof(zone.nsec3Covering(name.suffix(dropping: encloserDepth - 1)), zone)
+            if let match = zone.nsec3Matching(wildcard) { addProof(match, zone) }
         case nil: break
         }
     }
@@ -424,15 +424,15 @@ struct SectionWriter {
     private mutating func proveNameError(_ name: NameView, encloser: NodeID, apexLabels: Int, zone: Zone) {
         switch zone.denialMethod {
         case .nsec:
-            addProof(zone.nsecCovering(name.bytes), .nsec, zone)
+            addProof(zone.nsecCovering(name.bytes), zone)
             zone.withName(of: encloser) {
-                withWildcard(below: $0) { addProof(zone.nsecCovering($0), .nsec, zone) }
+                withWildcard(below: $0) { addProof(zone.nsecCovering($0), zone) }
             }
         case .nsec3:
             guard let depth = proveClosestEncloser(name, from: 0, apexLabels: apexLabels, zone: zone) else {
                 return
             }
-            withWildcard(below: name.suffix(dropping: depth)) { addNSEC3(covering: $0, zone) }
+            withWildcard(below: name.suffix(dropping: depth)) { addProof(zone.nsec3Covering($0), zone) }
         case nil: break
         }
     }
@@ -447,8 +447,8 @@ struct SectionWriter {
         while depth <= apexLabels {
             if let node = zone.node(named: name.suffix(dropping: depth)), let match = zone.nsec3Matching(node)
             {
-                addProof(match, .nsec3, zone)
-                if depth > first { addNSEC3(covering: name.suffix(dropping: depth - 1), zone) }
+                addProof(match, zone)
+                if depth > first { addProof(zone.nsec3Covering(name.suffix(dropping: depth - 1)), zone) }
                 return depth
             }
             depth += 1
@@ -468,26 +468,16 @@ struct SectionWriter {
         body(UnsafeRawBufferPointer(rebasing: output[0..<(2 + encloser.count)]))
     }
 
-    private mutating func addNSEC3(covering name: UnsafeRawBufferPointer, _ zone: Zone) {
-        switch zone.nsec3Search(name) {
-        case .matching(let node), .covering(let node): addProof(node, .nsec3, zone)
-        case nil: break
-        }
-    }
-
-    /// Notes one proof RRset, once.
-    private mutating func addProof(_ node: NodeID?, _ type: RecordType, _ zone: Zone) {
+    /// Notes the NSEC or NSEC3 RRset of `node` as a proof, once.
+    private mutating func addProof(_ node: NodeID?, _ zone: Zone) {
         guard let node else { return }
+        let owner = Unmanaged.passUnretained(zone)
         for index in 0..<proofCount {
             let proof = scratch.proofs[index]
-            if proof.node == node && proof.type == type
-                && proof.zone.toOpaque() == Unmanaged.passUnretained(zone).toOpaque()
-            {
-                return
-            }
+            if proof.node == node && proof.zone.toOpaque() == owner.toOpaque() { return }
         }
         guard proofCount < scratch.proofs.count else { return }
-        scratch.proofs[proofCount] = ProofRecord(zone: Unmanaged.passUnretained(zone), node: node, type: type)
+        scratch.proofs[proofCount] = ProofRecord(zone: owner, node: node)
         proofCount += 1
     }
 
@@ -497,7 +487,7 @@ struct SectionWriter {
         for index in 0..<proofCount {
             let proof = scratch.proofs[index]
             let zone = proof.zone.takeUnretainedValue()
-            guard let rrset = zone.rrset(proof.node, proof.type) else { continue }
+            guard let type = zone.denialType, let rrset = zone.rrset(proof.node, type) else { continue }
             guard zone.withName(of: proof.node, { write(zone, rrset, owner: $0, to: .authority) }) else {
                 return
             }

@@ -9,7 +9,7 @@ public struct NSEC3Parameters: Sendable, Equatable, CustomStringConvertible {
     public var salt: [UInt8]
 
     /// The hashed owner label of an NSEC3 record: 32 characters of base32hex (RFC 4648 §7).
-    public static let labelLength = 32
+    static let labelLength = 32
     static let digestLength = 20
 
     /// Reads the first fields of NSEC3PARAM or NSEC3 RDATA (the two begin alike); `nil` when
@@ -58,11 +58,6 @@ public struct NSEC3Parameters: Sendable, Equatable, CustomStringConvertible {
                 return NSEC3Hash(UnsafeRawBufferPointer(rebasing: input[0..<Self.digestLength]))!
             }
         }
-    }
-
-    /// The hashed owner label of `name`: ``hash(of:)`` in lowercase base32hex (messages, tests).
-    public func hashLabel(of name: UnsafeRawBufferPointer) -> String {
-        hash(of: name).label
     }
 }
 
@@ -125,19 +120,6 @@ public struct NSEC3Hash: Comparable, Hashable, Sendable {
 enum Base32Hex {
     private static let alphabet = Array("0123456789abcdefghijklmnopqrstuv".utf8)
 
-    /// Encodes `bytes` (a multiple of 5 octets) into `output` (8 characters per 5 octets).
-    static func encode(_ bytes: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) {
-        var out = 0
-        var group = 0
-        while group + 5 <= bytes.count {
-            var bits: UInt64 = 0
-            for k in 0..<5 { bits = bits << 8 | UInt64(bytes[group + k]) }
-            for k in 0..<8 { output[out + k] = alphabet[Int((bits >> UInt64(35 - 5 * k)) & 31)] }
-            out += 8
-            group += 5
-        }
-    }
-
     /// The value of a base32hex character, either case.
     static func value(of character: UInt8) -> UInt8? {
         switch character {
@@ -148,10 +130,14 @@ enum Base32Hex {
         }
     }
 
-    /// Encodes `bytes` as a string (messages and tests).
+    /// Encodes `bytes` (a multiple of 5 octets, 8 characters each 5) as a string (messages and
+    /// tests).
     static func string(_ bytes: [UInt8]) -> String {
-        var output = [UInt8](repeating: 0, count: bytes.count / 5 * 8)
-        bytes.withUnsafeBytes { input in output.withUnsafeMutableBytes { encode(input, into: $0) } }
+        var output: [UInt8] = []
+        for group in stride(from: 0, to: bytes.count - 4, by: 5) {
+            let bits = bytes[group..<(group + 5)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            for k in 0..<8 { output.append(alphabet[Int((bits >> UInt64(35 - 5 * k)) & 31)]) }
+        }
         return String(decoding: output, as: UTF8.self)
     }
 }

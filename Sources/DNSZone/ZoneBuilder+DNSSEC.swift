@@ -169,7 +169,8 @@ extension Checker {
         guard let parameters = withRData(parametersRecord, { NSEC3Parameters(rdata: $0) }) else {
             return warning(location(parametersRecord), "NSEC3PARAM record of \(origin) is malformed")
         }
-        var members: [(hash: NSEC3Hash, node: Int32)] = []
+        // Each member: its hash, its node, and its NSEC3 record of these parameters.
+        var members: [(hash: NSEC3Hash, node: Int32, record: Int)] = []
         var optOut = false
         for node in 0..<Int32(names.count) {
             guard let set = rrset(node, .nsec3),
@@ -187,7 +188,7 @@ extension Checker {
                     "the NSEC3 at \(owner(member)) is not named by a SHA-1 hash")
                 continue
             }
-            members.append((hash, node))
+            members.append((hash, node, member))
             optOut = optOut || withRData(member) { $0.count > 1 && $0[1] & 1 != 0 }
         }
         guard !members.isEmpty else {
@@ -199,13 +200,13 @@ extension Checker {
         members.sort { $0.hash < $1.hash }
         let chain = members.map(\.node)
         let hashes = members.map(\.hash)
-        checkNSEC3Links(chain, hashes: hashes, parameters: parameters)
+        checkNSEC3Links(members)
         var matching = [Int32](repeating: -1, count: names.count)
         var matched = [Bool](repeating: false, count: chain.count)
         for node in 0..<Int32(names.count)
         where cutAbove[Int(node)] < 0 && !flags[Int(node)].contains(.nsec3Only) {
             let hash = names.withKey(node) { parameters.hash(of: $0) }
-            if let found = hashes.withUnsafeBufferPointer({ lastIndex(in: $0, atOrBefore: hash) }),
+            if let found = hashes.withUnsafeBufferPointer({ lastIndex(in: $0) { $0 <= hash } }),
                 hashes[found] == hash
             {
                 matching[Int(node)] = Int32(found)
@@ -233,16 +234,12 @@ extension Checker {
         denial = DenialIndex(method: .nsec3(parameters), chain: chain, hashes: hashes, matching: matching)
     }
 
-    /// Each NSEC3's Next Hashed Owner Name (RFC 5155 §3.1.7) is the hash of the next owner.
-    private mutating func checkNSEC3Links(_ chain: [Int32], hashes: [NSEC3Hash], parameters: NSEC3Parameters)
-    {
-        for (position, node) in chain.enumerated() {
-            let next = (position + 1) % chain.count
-            guard
-                let record = recordRange(rrset(node, .nsec3)!).first(where: {
-                    withRData($0) { parameters.describes(nsec3: $0) }
-                })
-            else { continue }
+    /// Each NSEC3's Next Hashed Owner Name (RFC 5155 §3.1.7) is the hash of the next owner;
+    /// `chain` is sorted by hash.
+    private mutating func checkNSEC3Links(_ chain: [(hash: NSEC3Hash, node: Int32, record: Int)]) {
+        for (position, member) in chain.enumerated() {
+            let next = chain[(position + 1) % chain.count]
+            let record = member.record
             let linked = withRData(record) { rdata -> Bool in
                 let hashStart = 5 + Int(rdata[4])
                 guard rdata.count > hashStart, rdata.count >= hashStart + 1 + Int(rdata[hashStart]) else {
@@ -250,12 +247,12 @@ extension Checker {
                 }
                 let field = UnsafeRawBufferPointer(
                     rebasing: rdata[(hashStart + 1)..<(hashStart + 1 + Int(rdata[hashStart]))])
-                return NSEC3Hash(field) == hashes[next]
+                return NSEC3Hash(field) == next.hash
             }
             if !linked {
                 limitedWarning(
                     "nsec3 chain", location(record),
-                    "broken NSEC3 chain: the NSEC3 at \(owner(record)) does not point to \(name(chain[next])), the next hash of the chain"
+                    "broken NSEC3 chain: the NSEC3 at \(owner(record)) does not point to \(name(next.node)), the next hash of the chain"
                 )
             }
         }

@@ -504,7 +504,7 @@ struct Checker {
     }
 
     func location(_ record: Int) -> SourceLocation { table.location(Int(recordSource[record])) }
-    func line(_ record: Int) -> Int32 { table.entries[Int(recordSource[record])].line }
+    private func line(_ record: Int) -> Int32 { table.entries[Int(recordSource[record])].line }
     func owner(_ record: Int) -> DomainName { table.owner(Int(recordSource[record])) }
     func name(_ node: Int32) -> DomainName {
         names.withKey(node) { DomainName(trustedWire: Array($0)) }
@@ -516,7 +516,7 @@ struct Checker {
 
     /// The node named by the domain name that fills output record `record`'s RDATA from
     /// `offset` to its end, if that is one valid name and a node of this zone.
-    func lookUpName(inRData record: Int, at offset: Int, scratch: inout [UInt8]) -> Int32? {
+    private func lookUpName(inRData record: Int, at offset: Int, scratch: inout [UInt8]) -> Int32? {
         withRData(record) { rdata -> Int32? in
             guard rdata.count > offset else { return nil }
             let target = UnsafeRawBufferPointer(rebasing: rdata[offset...])

@@ -45,17 +45,18 @@ struct DenialIndex: Sendable {
     var matching: [Int32] = []
 }
 
-/// What a proof of non-existence found for a name.
-public enum NSEC3Search: Equatable, Sendable {
-    /// The NSEC3 whose hash is the name's.
-    case matching(NodeID)
-    /// The NSEC3 whose span holds the name's hash (RFC 5155 §3.1.7).
-    case covering(NodeID)
-}
-
 extension Zone {
     /// How the zone proves non-existence; `nil` when it is unsigned.
     public var denialMethod: DenialMethod? { denial.method }
+
+    /// The type of the records that prove non-existence here: NSEC or NSEC3; `nil` when none.
+    public var denialType: RecordType? {
+        switch denial.method {
+        case .nsec: .nsec
+        case .nsec3: .nsec3
+        case nil: nil
+        }
+    }
 
     /// The node holding the NSEC that matches or covers `name` (lowercase wire format, in the
     /// zone): the last owner of the chain at or before it in canonical order, the chain being a
@@ -64,7 +65,7 @@ extension Zone {
         guard case .nsec = denial.method, !denial.chain.isEmpty else { return nil }
         let found = denial.chain.withUnsafeBufferPointer { chain in
             lastIndex(in: chain) { node in
-                withName(of: NodeID(rawValue: node)) { CanonicalOrder.compare($0, name) }
+                withName(of: NodeID(rawValue: node)) { CanonicalOrder.compare($0, name) <= 0 }
             }
         }
         return NodeID(rawValue: denial.chain[found ?? denial.chain.count - 1])
@@ -78,41 +79,27 @@ extension Zone {
         return index >= 0 ? NodeID(rawValue: denial.chain[Int(index)]) : nil
     }
 
-    /// Hashes `name` (lowercase wire format) and finds the NSEC3 matching or covering the hash:
-    /// the last of the chain at or before it, wrapping round (RFC 5155 §3.1.7). `nil` when the
-    /// zone has no NSEC3 chain.
-    public func nsec3Search(_ name: UnsafeRawBufferPointer) -> NSEC3Search? {
+    /// Hashes `name` (lowercase wire format) and finds the NSEC3 that matches or covers the
+    /// hash: the last of the chain at or before it, wrapping round (RFC 5155 §3.1.7). `nil` when
+    /// the zone has no NSEC3 chain.
+    public func nsec3Covering(_ name: UnsafeRawBufferPointer) -> NodeID? {
         guard case .nsec3(let parameters) = denial.method, !denial.chain.isEmpty else { return nil }
         let hash = parameters.hash(of: name)
-        let found = denial.hashes.withUnsafeBufferPointer { lastIndex(in: $0, atOrBefore: hash) }
-        guard let found else { return .covering(NodeID(rawValue: denial.chain[denial.chain.count - 1])) }
-        let node = NodeID(rawValue: denial.chain[found])
-        return denial.hashes[found] == hash ? .matching(node) : .covering(node)
+        let found = denial.hashes.withUnsafeBufferPointer { hashes in lastIndex(in: hashes) { $0 <= hash } }
+        return NodeID(rawValue: denial.chain[found ?? denial.chain.count - 1])
     }
 }
 
-/// The index of the last hash at or before `key` in ascending `hashes`, or `nil` when every
-/// hash is after it.
+/// The index of the last element of `sorted` that is at or before a key, or `nil` when every
+/// element is after it: a bisection, `atOrBefore` being true for a prefix of `sorted`.
 @inline(__always)
-func lastIndex(in hashes: UnsafeBufferPointer<NSEC3Hash>, atOrBefore key: NSEC3Hash) -> Int? {
+func lastIndex<Element>(in sorted: UnsafeBufferPointer<Element>, where atOrBefore: (Element) -> Bool) -> Int?
+{
     var low = 0
-    var high = hashes.count
+    var high = sorted.count
     while low < high {
         let middle = (low + high) / 2
-        if hashes[middle] <= key { low = middle + 1 } else { high = middle }
-    }
-    return low > 0 ? low - 1 : nil
-}
-
-/// The index of the last element whose `order` (element compared with a key) is at most zero,
-/// or `nil` when every element sorts after the key. `chain` is sorted by that order.
-@inline(__always)
-func lastIndex(in chain: UnsafeBufferPointer<Int32>, order: (Int32) -> Int) -> Int? {
-    var low = 0
-    var high = chain.count
-    while low < high {
-        let middle = (low + high) / 2
-        if order(chain[middle]) <= 0 { low = middle + 1 } else { high = middle }
+        if atOrBefore(sorted[middle]) { low = middle + 1 } else { high = middle }
     }
     return low > 0 ? low - 1 : nil
 }

@@ -23,8 +23,9 @@ public final class ZoneSet: Sendable {
     public enum Match {
         /// `zone` is the deepest zone at or above the name, which is `apexLabels` below its apex.
         case zone(Zone, apexLabels: Int)
-        /// The deepest zone at or above the name is configured but not servable now.
-        case unavailable
+        /// The deepest zone at or above the name is configured but not servable now; the name is
+        /// `apexLabels` below its apex.
+        case unavailable(apexLabels: Int)
         /// No zone here is authoritative for the name.
         case none
     }
@@ -35,15 +36,11 @@ public final class ZoneSet: Sendable {
         if zones.isEmpty && unavailable.isEmpty || first > name.labelCount { return .none }
         for dropped in first...name.labelCount {
             if let index = apexes.find(name.suffix(dropping: dropped)) {
-                return Int(index) < zones.count ? .zone(zones[Int(index)], apexLabels: dropped) : .unavailable
+                return Int(index) < zones.count
+                    ? .zone(zones[Int(index)], apexLabels: dropped) : .unavailable(apexLabels: dropped)
             }
         }
         return .none
-    }
-
-    /// Whether `name` (lowercase wire format) is the apex of a zone configured but unavailable.
-    public func isUnavailableApex(_ name: UnsafeRawBufferPointer) -> Bool {
-        unavailable.contains { origin in origin.wire.withUnsafeBytes { $0.elementsEqual(name) } }
     }
 
     /// The zone with the deepest apex at or above `name`, and how many labels `name` has below

@@ -263,20 +263,20 @@ public final class HealthMonitor: Sendable {
     /// The `/health` document.
     public func document(now: Date) -> HealthDocument {
         let (ready, reason) = readiness(now: now)
-        let signing = servedSigning()
+        let zones = zoneStatuses  // with the served zones' signing state
         return state.withLock { state in
             HealthDocument(
                 // The state names what the site is: never "ready" beside ready = false.
                 state: state.lifecycle == .ready && !ready ? "not-ready" : state.lifecycle.name,
                 ready: ready, reason: reason,
                 degraded: state.lastReloadFailed || state.zones.contains { !$0.lastErrors.isEmpty },
-                zones: state.zones.map {
+                zones: zones.map {
                     .init(
                         origin: $0.origin, source: $0.source, serial: $0.serial,
                         loadedAt: $0.loadedAt.map(iso8601),
                         errors: $0.lastErrors, role: $0.role,
-                        signed: signing[servedName($0.origin)] != nil,
-                        dnssec: signing[servedName($0.origin)].map { signing in
+                        signed: $0.signing != nil,
+                        dnssec: $0.signing.map { signing in
                             .init(
                                 denial: signing.denial?.description,
                                 signatures: signing.signatures,
