@@ -12,7 +12,7 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
 
-.PHONY: all deps test-deps build release serve test unit-test integration-test lint format clean lab bench-reload bench \
+.PHONY: all deps test-deps build release stamp serve test unit-test integration-test lint format clean lab bench-reload bench \
 	soak fuzz fuzz-smoke fuzz-build
 
 all: build
@@ -23,11 +23,15 @@ deps:
 test-deps:
 	./scripts/install-deps.sh test
 
-build: deps
+build: deps stamp
 	$(SWIFT) build
 
-release: deps
+release: deps stamp
 	$(SWIFT) build -c release
+
+# The git commit `anydns --version` reports (scripts/stamp-build-info.sh).
+stamp:
+	./scripts/stamp-build-info.sh
 
 serve: build
 	$(ANYDNS_BIN) serve --zones-dir Zones
