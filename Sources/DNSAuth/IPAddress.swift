@@ -20,6 +20,14 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         self = parsed.unmapped
     }
 
+    /// 127.0.0.0/8 or ::1 (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3).
+    public var isLoopback: Bool {
+        switch self {
+        case .v4(let address): return address >> 24 == 127
+        case .v6(let high, let low): return high == 0 && low == 1
+        }
+    }
+
     /// The IPv4 address `a.b.c.d`.
     public init(v4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
         self = .v4(UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d))

@@ -8,17 +8,19 @@ import Logging
 public final class DNSServer: Sendable {
     private let udp: [UDPListener]
     private let tcp: [TCPListener]
+    private let settings: ServingSettingsStore
 
     /// Binds every address (UDP and TCP); throws, naming the address, if any bind fails.
     public init(
         addresses: [ListenAddress], responder: Responder, store: ZoneStore, limits: TransportLimits = .init(),
         udpWorkers: Int = 1, logger: Logger, observer: (any QueryObserver)? = nil,
-        loadMeter: LoadMeter = LoadMeter(threshold: 0)
+        loadMeter: LoadMeter = LoadMeter(threshold: 0), selfProbe: SelfProbeSource = SelfProbeSource()
     ) throws(SocketError) {
         precondition(udpWorkers >= 1, "at least one UDP worker")
+        settings = ServingSettingsStore(
+            ServingSettings(responder: responder, limits: limits, loadMeter: loadMeter))
         let context = ServingContext(
-            responder: responder, store: store, limits: limits, logger: logger, observer: observer,
-            loadMeter: loadMeter)
+            settings: settings, store: store, logger: logger, observer: observer, selfProbe: selfProbe)
         var udp: [UDPListener] = []
         var tcp: [TCPListener] = []
         do throws(SocketError) {
@@ -38,6 +40,12 @@ public final class DNSServer: Sendable {
         self.udp = udp
         self.tcp = tcp
     }
+
+    /// The settings being served with.
+    public var servingSettings: ServingSettings { settings.current }
+
+    /// Serves with `settings` from the next batch of datagrams or TCP read on (a reload).
+    public func apply(_ settings: ServingSettings) { self.settings.replace(with: settings) }
 
     public func start() {
         for listener in udp { listener.start() }

@@ -52,7 +52,9 @@ final class TCPListener: @unchecked Sendable {
             close(fd)
             readBuffer.deallocate()
         }
-        let interval = max(0.25, min(1.0, context.limits.tcpIdleTimeout / 4))
+        // The check interval follows the idle timeout at start; a reload that changes the
+        // timeout is applied at the next check.
+        let interval = max(0.25, min(1.0, context.settings.current.limits.tcpIdleTimeout / 4))
         sweepTimer.schedule(deadline: .now() + interval, repeating: interval)
         sweepTimer.setEventHandler { [unowned self] in self.closeIdle() }
     }
@@ -96,7 +98,8 @@ final class TCPListener: @unchecked Sendable {
             let clientFD = Int32(client)
             _ = fcntl(clientFD, F_SETFL, fcntl(clientFD, F_GETFL) | O_NONBLOCK)
             _ = fcntl(clientFD, F_SETFD, FD_CLOEXEC)
-            guard connections.count < context.limits.maxTCPConnections else {
+            let limits = context.settings.current.limits
+            guard connections.count < limits.maxTCPConnections else {
                 context.logger.debug("TCP connection limit reached", metadata: ["listener": "\(address)"])
                 close(clientFD)
                 context.observer?.tcpConnectionRefused(client: peerAddress, perClient: false)
@@ -105,7 +108,7 @@ final class TCPListener: @unchecked Sendable {
             // One client never holds more than its share (RFC 7766 §6.2.2).
             let clientKey = Self.clientKey(peerAddress)
             let open = connectionsPerClient[clientKey, default: 0]
-            guard open < context.limits.maxTCPConnectionsPerClient else {
+            guard open < limits.maxTCPConnectionsPerClient else {
                 close(clientFD)
                 context.observer?.tcpConnectionRefused(client: peerAddress, perClient: true)
                 continue
@@ -133,7 +136,7 @@ final class TCPListener: @unchecked Sendable {
 
     private func closeIdle() {
         let now = DispatchTime.now().uptimeNanoseconds
-        let limit = UInt64(context.limits.tcpIdleTimeout * 1e9)
+        let limit = UInt64(context.settings.current.limits.tcpIdleTimeout * 1e9)
         for connection in connections.values where now &- connection.lastActivity > limit {
             connection.close()
         }
@@ -213,7 +216,7 @@ private final class TCPConnection: @unchecked Sendable {
             case .done(let count):
                 input.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                 answerCompleteQueries()
-                if output.count > listener.context.limits.maxPendingOutput {
+                if output.count > listener.context.settings.current.limits.maxPendingOutput {
                     readSource.suspend()  // backpressure: resumed when the client has read its answers
                     readSourceRunning = false
                     return
@@ -233,13 +236,14 @@ private final class TCPConnection: @unchecked Sendable {
     private func answerCompleteQueries() {
         var consumed = 0
         let zones = listener.context.store.snapshot
+        let responder = listener.context.settings.current.responder
         let context = QueryContext(
             transport: .tcp, client: peer, local: listener.local, now: UInt64(time(nil)))
         while transfer == nil && input.count - consumed >= 2 {
             let length = Int(input[consumed]) << 8 | Int(input[consumed + 1])
             guard input.count - consumed - 2 >= length else { break }
             let response = input.withUnsafeBytes { bytes in
-                listener.context.responder.respond(
+                responder.respond(
                     to: UnsafeRawBufferPointer(rebasing: bytes[(consumed + 2)..<(consumed + 2 + length)]),
                     context: context, zones: zones, scratch: listener.scratch)
             }

@@ -81,10 +81,11 @@ final class UDPListener: @unchecked Sendable {
                 return
             }
             let zones = context.store.snapshot
+            let settings = context.settings.current
             let now = UInt64(time(nil))
-            let underLoad = context.loadMeter.add(Int(received), now: now)
+            let underLoad = settings.loadMeter.add(Int(received), now: now)
             for index in 0..<UInt32(received) {
-                answer(index, zones: zones, now: now, underLoad: underLoad)
+                answer(index, responder: settings.responder, zones: zones, now: now, underLoad: underLoad)
             }
             anydns_batch_send(datagrams, fd)
             // No early return on a short batch: queries that arrived while this one was answered
@@ -94,20 +95,25 @@ final class UDPListener: @unchecked Sendable {
 
     /// Answers datagram `index` and queues the reply in the same slot.
     @inline(__always)
-    private func answer(_ index: UInt32, zones: ZoneSet, now: UInt64, underLoad: Bool) {
+    private func answer(_ index: UInt32, responder: Responder, zones: ZoneSet, now: UInt64, underLoad: Bool) {
         var length = 0
         guard let bytes = anydns_batch_datagram(datagrams, index, &length) else {
             context.observer?.answered(transport: .udp, response: nil)  // longer than any query
             return
         }
         let query = UnsafeRawBufferPointer(start: bytes, count: length)
-        let client = IPAddress(socketAddress: anydns_batch_peer(datagrams, index)) ?? .v4(0)
-        let response = context.responder.respond(
+        let peer = anydns_batch_peer(datagrams, index)!
+        let client = IPAddress(socketAddress: peer) ?? .v4(0)
+        let response = responder.respond(
             to: query,
             context: QueryContext(
                 transport: .udp, client: client, local: local, now: now, underLoad: underLoad),
             zones: zones, scratch: scratch)
-        context.observer?.answered(transport: .udp, response: response)
+        if context.selfProbe.isProbe(peer, client: client, local: local) {
+            context.observer?.selfProbeAnswered()
+        } else {
+            context.observer?.answered(transport: .udp, response: response)
+        }
         if let followUp = response?.followUp { context.observer?.followUp(followUp) }
         // A DNS message is at most 65,535 octets, so the reply always fits the slot. A response
         // dropped by rate limiting is empty.

@@ -46,6 +46,9 @@ public final class DNSMetrics: QueryObserver, Sendable {
     private let tcpRefused: (global: CoreMetrics.Counter, perClient: CoreMetrics.Counter)
     private let reloadsSucceeded: CoreMetrics.Counter
     private let reloadsFailed: CoreMetrics.Counter
+    /// Queries of the server's own self-probe, kept out of `anydns_queries_total`.
+    private let selfProbeQueries: CoreMetrics.Counter
+    private let buildInfo: CoreMetrics.Gauge
     private let states: [CoreMetrics.Gauge]
     private let degraded: CoreMetrics.Gauge
     private let serials: Mutex<[String: CoreMetrics.Gauge]> = Mutex([:])
@@ -119,6 +122,13 @@ public final class DNSMetrics: QueryObserver, Sendable {
             label: "anydns_reloads_total", dimensions: [("result", "ok")], factory: factory)
         reloadsFailed = CoreMetrics.Counter(
             label: "anydns_reloads_total", dimensions: [("result", "failed")], factory: factory)
+        selfProbeQueries = CoreMetrics.Counter(label: "anydns_self_probe_queries_total", factory: factory)
+        // The Prometheus "info" idiom: always 1, the facts are in the labels.
+        buildInfo = CoreMetrics.Gauge(
+            label: "anydns_build_info",
+            dimensions: [("version", BuildInfo.version), ("commit", BuildInfo.commit)],
+            factory: factory)
+        buildInfo.record(1)
         states = Lifecycle.allNames.map {
             CoreMetrics.Gauge(label: "anydns_state", dimensions: [("state", $0)], factory: factory)
         }
@@ -214,6 +224,18 @@ public final class DNSMetrics: QueryObserver, Sendable {
         case .clientOnly: cookies.clientOnly.increment()
         case .valid: cookies.valid.increment()
         }
+    }
+
+    /// `anydns_degraded`: 1 while the last reload failed or a zone serves old data.
+    public func recordDegraded(_ isDegraded: Bool) { degraded.record(isDegraded ? 1 : 0) }
+
+    /// Counts a self-probe query (``QueryObserver``), apart from clients' queries.
+    public func selfProbeAnswered() { selfProbeQueries.increment() }
+
+    /// Counts a reload whose configuration could not be used: nothing changed, the site is degraded.
+    public func recordReloadFailure() {
+        reloadsFailed.increment()
+        degraded.record(1)
     }
 
     /// Counts a response rate limiting acted on.

@@ -74,16 +74,34 @@ public final class HealthMonitor: Sendable {
         var zones: [ZoneStatus]
         var probe: ProbeRound? = nil
         var lastReloadFailed = false
+        var settings: Settings
+        /// The last configuration reload (SIGHUP, `anydns ctl reload`): when, and its error.
+        var lastReload: HealthDocument.Reload? = nil
+        /// What readiness said last, so each change is logged once.
+        var lastReadiness: (ready: Bool, maintenance: Bool)? = nil
+    }
+
+    /// What a configuration reload may change here (README "Signals").
+    public struct Settings: Sendable {
+        public var maintenanceFile: String?
+        /// A self-probe round older than this no longer counts as evidence of health.
+        public var probeMaxAge: TimeInterval
+        /// Rate limiting, cookies and TCP caps as configured, shown in `/health`.
+        public var defences: HealthDocument.Defences?
+
+        public init(maintenanceFile: String?, probeMaxAge: TimeInterval, defences: HealthDocument.Defences?) {
+            self.maintenanceFile = maintenanceFile
+            self.probeMaxAge = probeMaxAge
+            self.defences = defences
+        }
     }
 
     private let state: Mutex<State>
     private let logger: Logger
     public let listeners: [String]
-    public let maintenanceFile: String?
-    /// Rate limiting, cookies and TCP caps as configured, shown in `/health`.
-    public let defences: HealthDocument.Defences?
-    /// A self-probe round older than this no longer counts as evidence of health.
-    public let probeMaxAge: TimeInterval
+    public var settings: Settings { state.withLock { $0.settings } }
+    public var maintenanceFile: String? { settings.maintenanceFile }
+    public var probeMaxAge: TimeInterval { settings.probeMaxAge }
     /// The zones being served now, for what only the data knows (DNSSEC signatures).
     private let servedZones: @Sendable () -> ZoneSet
     private let onTransition: @Sendable (Lifecycle) -> Void
@@ -94,24 +112,49 @@ public final class HealthMonitor: Sendable {
         servedZones: @escaping @Sendable () -> ZoneSet = { .empty },
         logger: Logger, onTransition: @escaping @Sendable (Lifecycle) -> Void = { _ in }
     ) {
-        self.defences = defences
         self.servedZones = servedZones
         state = Mutex(
             State(
-                zones: configuredZones.map {
-                    ZoneStatus(
-                        origin: $0.origin.description, source: $0.file, serial: nil, loadedAt: nil,
-                        lastErrors: [])
-                }))
+                zones: configuredZones.map(Self.newStatus),
+                settings: Settings(
+                    maintenanceFile: maintenanceFile, probeMaxAge: probeMaxAge, defences: defences)))
         self.listeners = listeners
-        self.maintenanceFile = maintenanceFile
-        self.probeMaxAge = probeMaxAge
         self.logger = logger
         self.onTransition = onTransition
         onTransition(.starting)
     }
 
     public var lifecycle: Lifecycle { state.withLock { $0.lifecycle } }
+
+    private static func newStatus(_ source: ZoneSource) -> ZoneStatus {
+        ZoneStatus(
+            origin: source.origin.description, source: source.file, serial: nil, loadedAt: nil, lastErrors: []
+        )
+    }
+
+    /// A configuration reload succeeded: the zones now configured (a zone still configured keeps
+    /// its state, a new one starts not loaded, a removed one is forgotten) and the new settings.
+    public func reconfigure(zones configured: [ZoneSource], settings: Settings, at now: Date) {
+        state.withLock { state in
+            state.zones = configured.map { source in
+                guard var kept = state.zones.first(where: { $0.origin == source.origin.description }) else {
+                    return Self.newStatus(source)
+                }
+                kept.source = source.file
+                return kept
+            }
+            state.settings = settings
+            state.lastReload = .init(at: iso8601(now), ok: true, error: nil)
+        }
+    }
+
+    /// A configuration reload failed (bad YAML, unknown key, bad value): the running
+    /// configuration stays, the site is degraded, and `/health` shows why.
+    public func recordReloadFailure(_ error: String, at now: Date) {
+        state.withLock { state in
+            state.lastReload = .init(at: iso8601(now), ok: false, error: error)
+        }
+    }
 
     /// Moves to `next`, logging the transition once; a stopped or draining server never becomes
     /// ready again.
@@ -211,22 +254,50 @@ public final class HealthMonitor: Sendable {
             } else {
                 logger.warning("self-probe failed: \(probe.detail)")
             }
-        }
+        }  // Readiness changes (and maintenance) are logged when they happen, not when polled.
+        _ = readiness(now: probe.finishedAt)
     }
 
-    /// A reload failed and old data is being served for at least one zone.
-    public var isDegraded: Bool {
-        state.withLock { $0.lastReloadFailed || $0.zones.contains { !$0.lastErrors.isEmpty } }
+    /// The last reload failed (its configuration, or a zone that keeps serving old data).
+    public var isDegraded: Bool { state.withLock { Self.degraded($0) } }
+
+    private static func degraded(_ state: State) -> Bool {
+        state.lastReloadFailed || state.lastReload?.ok == false
+            || state.zones.contains { !$0.lastErrors.isEmpty }
     }
 
     /// `/readyz`: ready only when every configured zone is loaded, no signed zone served has an
     /// expired signature, a self-probe round succeeded within ``probeMaxAge``, and the server is
     /// neither draining, still starting, nor in maintenance (README "Management HTTP").
     /// Otherwise the first reason found.
+    /// Each change of readiness, and entering or leaving maintenance, is logged once.
     public func readiness(now: Date) -> (ready: Bool, reason: String) {
-        if let maintenanceFile, FileManager.default.fileExists(atPath: maintenanceFile) {
-            return (false, "maintenance file \(maintenanceFile) present")
+        let maintenanceFile = settings.maintenanceFile
+        let inMaintenance = maintenanceFile.map { FileManager.default.fileExists(atPath: $0) } ?? false
+        let (ready, reason) =
+            inMaintenance ? (false, "maintenance file \(maintenanceFile!) present") : checks(now: now)
+        let previous = state.withLock { state in
+            defer { state.lastReadiness = (ready, inMaintenance) }
+            return state.lastReadiness
         }
+        if inMaintenance != (previous?.maintenance ?? false) {
+            if inMaintenance {
+                logger.notice("entering maintenance: \(maintenanceFile!) present")
+            } else {
+                logger.notice("leaving maintenance: \(maintenanceFile ?? "the maintenance file") gone")
+            }
+        }
+        if let previous, previous.ready != ready {
+            if ready {
+                logger.notice("ready")
+            } else {
+                logger.warning("not ready: \(reason)")
+            }
+        }
+        return (ready, reason)
+    }
+
+    private func checks(now: Date) -> (ready: Bool, reason: String) {
         // RFC 4035 §5.3.1: past an RRSIG's expiration validators reject the data it signs; a
         // site must not keep attracting queries with bogus answers.
         let expired = servedSigning().filter { _, signing in
@@ -251,6 +322,7 @@ public final class HealthMonitor: Sendable {
             guard let probe = state.probe else { return (false, "no self-probe yet") }
             guard probe.succeeded else { return (false, "self-probe failed: \(probe.detail)") }
             let age = now.timeIntervalSince(probe.finishedAt)
+            let probeMaxAge = state.settings.probeMaxAge
             guard age <= probeMaxAge else {
                 return (
                     false, "last self-probe \(String(format: "%.1f", age)) s ago (limit \(probeMaxAge) s)"
@@ -269,7 +341,7 @@ public final class HealthMonitor: Sendable {
                 // The state names what the site is: never "ready" beside ready = false.
                 state: state.lifecycle == .ready && !ready ? "not-ready" : state.lifecycle.name,
                 ready: ready, reason: reason,
-                degraded: state.lastReloadFailed || state.zones.contains { !$0.lastErrors.isEmpty },
+                degraded: Self.degraded(state),
                 zones: zones.map {
                     .init(
                         origin: $0.origin, source: $0.source, serial: $0.serial,
@@ -301,7 +373,8 @@ public final class HealthMonitor: Sendable {
                 lastProbe: state.probe.map {
                     .init(at: iso8601($0.finishedAt), ok: $0.succeeded, detail: $0.detail)
                 },
-                maintenanceFile: maintenanceFile, defences: defences)
+                maintenanceFile: state.settings.maintenanceFile, defences: state.settings.defences,
+                lastReload: state.lastReload)
         }
     }
 }
@@ -348,6 +421,9 @@ public struct HealthDocument: Codable, Sendable, Equatable {
         public var detail: String
     }
 
+    /// `BuildInfo.version` and `BuildInfo.commit`: which binary this site runs.
+    public var version: String = BuildInfo.version
+    public var commit: String = BuildInfo.commit
     public var state: String
     public var ready: Bool
     public var reason: String
@@ -358,11 +434,22 @@ public struct HealthDocument: Codable, Sendable, Equatable {
     /// Always present: null when no maintenance file is configured.
     public var maintenanceFile: String?
     public var defences: Defences?
+    /// The last configuration reload, absent before the first.
+    public var lastReload: Reload? = nil
+
+    /// A configuration reload: when it ran (ISO 8601), whether it applied, and why not.
+    public struct Reload: Codable, Sendable, Equatable {
+        public var at: String
+        public var ok: Bool
+        public var error: String?
+    }
 
     /// Encodes every key; `maintenanceFile` as null when not configured, so a reader can tell
     /// "not configured" from "not reported".
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(version, forKey: .version)
+        try container.encode(commit, forKey: .commit)
         try container.encode(state, forKey: .state)
         try container.encode(ready, forKey: .ready)
         try container.encode(reason, forKey: .reason)
@@ -372,6 +459,7 @@ public struct HealthDocument: Codable, Sendable, Equatable {
         try container.encodeIfPresent(lastProbe, forKey: .lastProbe)
         try container.encode(maintenanceFile, forKey: .maintenanceFile)
         try container.encodeIfPresent(defences, forKey: .defences)
+        try container.encodeIfPresent(lastReload, forKey: .lastReload)
     }
 
     /// What protects the site under attack, as configured (README "Rate limiting", "DNS cookies").

@@ -1,5 +1,6 @@
 import DNSTransport
 import DNSWire
+import Dispatch
 import Foundation
 import Hummingbird
 import Logging
@@ -13,7 +14,9 @@ import ZoneService
 /// - `GET /health`: JSON: state, zones (serial, loaded at, source, errors), listeners, last self-probe.
 /// - `GET /metrics`: Prometheus text exposition.
 /// - `GET /zones`, `GET /zones/ZONE`: one `knotc zone-status`-style line per zone.
-/// - `POST /zones/ZONE/refresh|retransfer|notify`: what `anydns ctl zone-…` asks for.
+/// - `POST /zones/ZONE/refresh|retransfer|notify|reload`: what `anydns ctl zone-…` asks for.
+/// - `GET /status`: `nsd-control status`-style lines; 503 when not ready.
+/// - `POST /reload`: re-read the configuration and zones, as SIGHUP (`anydns ctl reload`).
 public struct ManagementServer: Sendable {
     public let address: String
     public let port: Int
@@ -21,13 +24,15 @@ public struct ManagementServer: Sendable {
     let metrics: DNSMetrics
     let dns: DNSServer
     let zoneService: ZoneService?
+    let controls: ManagementControls?
     let logger: Logger
 
     public init(
         address: String, port: Int, monitor: HealthMonitor, metrics: DNSMetrics, dns: DNSServer,
-        zoneService: ZoneService? = nil, logger: Logger
+        zoneService: ZoneService? = nil, controls: ManagementControls? = nil, logger: Logger
     ) {
         self.zoneService = zoneService
+        self.controls = controls
         self.address = address
         self.port = port
         self.monitor = monitor
@@ -55,11 +60,43 @@ public struct ManagementServer: Sendable {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
+        router.get("status") { _, _ -> Response in
+            let document = monitor.document(now: Date())
+            var lines = [
+                "version: \(document.version) (commit \(document.commit))",
+                "state: \(document.state)",
+                "ready: \(document.ready ? "yes" : "no (\(document.reason))")",
+                "degraded: \(document.degraded ? "yes" : "no")",
+                "zones: \(document.zones.count) (\(document.zones.filter { $0.serial != nil }.count) served)",
+            ]
+            if let reload = document.lastReload {
+                lines.append(
+                    "last reload: \(reload.at) \(reload.ok ? "ok" : "failed: \(reload.error ?? "")")")
+            }
+            if let probe = document.lastProbe {
+                lines.append("last self-probe: \(probe.at) \(probe.ok ? "ok" : "failed: \(probe.detail)")")
+            }
+            return text(document.ready ? .ok : .serviceUnavailable, lines.joined(separator: "\n") + "\n")
+        }
+        router.post("reload") { _, _ -> Response in
+            guard let controls else { return text(.notFound, "reload is not available\n") }
+            let (ok, message) = await offLoop(controls.reload)
+            return text(ok ? .ok : .internalServerError, message + "\n")
+        }
+        router.post("zones/:zone/reload") { _, context -> Response in
+            let name = context.parameters.get("zone") ?? ""
+            guard let controls, let origin = DomainName(name.hasSuffix(".") ? name : name + ".") else {
+                return text(.notFound, "no such zone: \(name)\n")
+            }
+            let (ok, message) = await offLoop { controls.reloadZone(origin) }
+            return text(ok ? .ok : .badRequest, message + "\n")
+        }
         router.get("metrics") { _, _ -> Response in
             let statuses = monitor.zoneStatuses
             let now = UInt64(Date().timeIntervalSince1970)
             metrics.recordFreshness(statuses, now: now)
             metrics.recordSigning(statuses, now: now)
+            metrics.recordDegraded(monitor.isDegraded)
             return text(.ok, metrics.render(), contentType: "text/plain; version=0.0.4")
         }
         router.get("zones") { _, _ -> Response in
@@ -103,6 +140,29 @@ public struct ManagementServer: Sendable {
             onServerRunning: { _ in onRunning() },
             logger: appLogger)
         try await app.runService(gracefulShutdownSignals: [])
+    }
+}
+
+/// What the management HTTP can ask the server to do beyond the zone service: reloads.
+/// Each returns whether it succeeded and the text to show the operator.
+public struct ManagementControls: Sendable {
+    public var reload: @Sendable () -> (Bool, String)
+    public var reloadZone: @Sendable (DomainName) -> (Bool, String)
+
+    public init(
+        reload: @escaping @Sendable () -> (Bool, String),
+        reloadZone: @escaping @Sendable (DomainName) -> (Bool, String)
+    ) {
+        self.reload = reload
+        self.reloadZone = reloadZone
+    }
+}
+
+/// Runs blocking `work` (a reload takes as long as its zones) on a Dispatch thread, not on the
+/// HTTP server's event loop.
+private func offLoop<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
 }
 

@@ -28,6 +28,8 @@ public final class ServingObserver: QueryObserver, Sendable {
         metrics.answered(transport: transport, response: response)
     }
 
+    public func selfProbeAnswered() { metrics.selfProbeAnswered() }
+
     public func followUp(_ followUp: FollowUp) {
         switch followUp {
         case .notify(let origin, let serial, let from):

@@ -1,3 +1,4 @@
+import DNSAuth
 import DNSTransport
 
 #if canImport(Glibc)
@@ -133,7 +134,7 @@ public enum DNSClient {
     }
 
     /// Waits until `fd` is ready for `events` or the deadline passes.
-    private static func waitFor(_ fd: Int32, events: Int16, until deadline: Double) -> Bool {
+    static func waitFor(_ fd: Int32, events: Int16, until deadline: Double) -> Bool {
         while true {
             let left = deadline - monotonicNow()
             guard left > 0 else { return false }
@@ -150,4 +151,97 @@ func monotonicNow() -> Double {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// A UDP client that keeps one socket per address family for its whole life, so its source
+/// ports are known: the self-probe uses it, and the DNS workers count its queries apart from
+/// clients' (README "Metrics").
+public final class FixedPortUDPClient: @unchecked Sendable {
+    /// Bound to port 0 on the wildcard address; -1 when the family is unavailable.
+    private let sockets: (v4: Int32, v6: Int32)
+    /// The ports the kernel chose, 0 for an unavailable family.
+    public let ports: (v4: UInt16, v6: UInt16)
+
+    public init() {
+        let v4 = Self.boundSocket(family: AF_INET)
+        let v6 = Self.boundSocket(family: AF_INET6)
+        sockets = (v4.fd, v6.fd)
+        ports = (v4.port, v6.port)
+    }
+
+    deinit {
+        if sockets.v4 >= 0 { close(sockets.v4) }
+        if sockets.v6 >= 0 { close(sockets.v6) }
+    }
+
+    /// One datagram to `remote`; the first datagram back from it whose ID matches.
+    public func exchange(_ request: [UInt8], with remote: ListenAddress, timeout: Double) -> Result<
+        [UInt8], DNSClient.Failure
+    > {
+        let deadline = monotonicNow() + timeout
+        guard var (storage, length) = remote.socketAddress() else {
+            return .failure(.init(remote: remote, message: "not a numeric address"))
+        }
+        let fd = Int32(storage.ss_family) == AF_INET6 ? sockets.v6 : sockets.v4
+        guard fd >= 0 else { return .failure(.init(remote: remote, message: "no socket for this family")) }
+        let sent = withUnsafePointer(to: &storage) { address in
+            address.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                request.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, length) }
+            }
+        }
+        guard sent == request.count else {
+            return .failure(.init(remote: remote, message: "send: \(String(cString: strerror(errno)))"))
+        }
+        var buffer = [UInt8](repeating: 0, count: 65_535)
+        let expected = IPAddress(remote.host)
+        while true {
+            guard DNSClient.waitFor(fd, events: Int16(POLLIN), until: deadline) else {
+                return .failure(.init(remote: remote, message: "no answer within \(timeout) s"))
+            }
+            var from = sockaddr_storage()
+            var fromLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let count = withUnsafeMutablePointer(to: &from) { address in
+                address.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                    buffer.withUnsafeMutableBytes {
+                        recvfrom(fd, $0.baseAddress, $0.count, 0, address, &fromLength)
+                    }
+                }
+            }
+            if count < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                return .failure(
+                    .init(remote: remote, message: "receive: \(String(cString: strerror(errno)))"))
+            }
+            // A late answer to an earlier query, or a stray datagram: not this one.
+            let sender = withUnsafeBytes(of: &from) { IPAddress(socketAddress: $0.baseAddress!) }
+            if count >= 2 && buffer[0] == request[0] && buffer[1] == request[1] && sender == expected {
+                return .success(Array(buffer[0..<count]))
+            }
+        }
+    }
+
+    private static func boundSocket(family: Int32) -> (fd: Int32, port: UInt16) {
+        let fd = socket(
+            family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            0)
+        guard fd >= 0 else { return (-1, 0) }
+        var storage = sockaddr_storage()
+        storage.ss_family = sa_family_t(family)
+        var length = socklen_t(
+            family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &storage) { address in
+            address.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                bind(fd, address, length) == 0 && getsockname(fd, address, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            return (-1, 0)
+        }
+        // sin_port and sin6_port are both at offset 2, in network byte order.
+        let port = withUnsafeBytes(of: &storage) {
+            UInt16(bigEndian: $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+        }
+        return (fd, port)
+    }
 }

@@ -10,18 +10,21 @@ struct Ctl: ParsableCommand {
         abstract: "Control a running anydns through its management HTTP.",
         discussion: """
             Commands:
-              status                 the server's readiness (/readyz) and state
+              status                 version, state, readiness, degraded, zones, last reload and self-probe
+              reload                 re-read the configuration and every zone (as SIGHUP)
               zone-status [ZONE]     one line per zone: role, serial, refresh and expiry timers
+              zone-reload ZONE       re-read one zone's file
               zone-refresh ZONE      a secondary zone checks its primaries now
               zone-retransfer ZONE   a secondary zone takes a full AXFR now, whatever the serials say
               zone-notify ZONE       send NOTIFY for the zone to its configured secondaries now
-            Exit status 0 on success, 1 when the server refuses or cannot be reached.
+            Exit status 0 on success; 1 when the command failed (a reload error, an unknown zone, \
+            status of a site that is not ready) or the server cannot be reached.
             """)
 
     @Option(name: .long, help: "Management HTTP as ADDR:PORT or [ADDR6]:PORT (default 127.0.0.1:8053).")
     var management: String = "127.0.0.1:8053"
 
-    @Argument(help: "status, zone-status, zone-refresh, zone-retransfer or zone-notify.")
+    @Argument(help: "status, reload, zone-status, zone-reload, zone-refresh, zone-retransfer or zone-notify.")
     var command: String
 
     @Argument(help: "The zone, for the zone-… commands.")
@@ -31,10 +34,10 @@ struct Ctl: ParsableCommand {
         guard ListenAddress(management) != nil else {
             throw ValidationError("--management \(management): expected ADDR:PORT or [ADDR6]:PORT")
         }
-        let zoneCommands = ["zone-refresh", "zone-retransfer", "zone-notify"]
-        guard (["status", "zone-status"] + zoneCommands).contains(command) else {
+        let zoneCommands = ["zone-reload", "zone-refresh", "zone-retransfer", "zone-notify"]
+        guard (["status", "reload", "zone-status"] + zoneCommands).contains(command) else {
             throw ValidationError(
-                "unknown command \(command); expected status, zone-status, zone-refresh, zone-retransfer or zone-notify"
+                "unknown command \(command); expected status, reload, zone-status, zone-reload, zone-refresh, zone-retransfer or zone-notify"
             )
         }
         if zoneCommands.contains(command) && zone == nil {
@@ -46,7 +49,8 @@ struct Ctl: ParsableCommand {
         let address = ListenAddress(management)!
         let request: (method: String, path: String)
         switch command {
-        case "status": request = ("GET", "/readyz")
+        case "status": request = ("GET", "/status")
+        case "reload": request = ("POST", "/reload")
         case "zone-status": request = ("GET", zone.map { "/zones/\(absolute($0))" } ?? "/zones")
         default:
             let action = command.dropFirst("zone-".count)
@@ -56,6 +60,10 @@ struct Ctl: ParsableCommand {
         case .success(let reply):
             if (200..<300).contains(reply.status) {
                 print(reply.body, terminator: reply.body.hasSuffix("\n") ? "" : "\n")
+            } else if command == "status" && reply.status == 503 {
+                // Not ready is an answer, not an error: show it, and say so in the exit status.
+                print(reply.body, terminator: reply.body.hasSuffix("\n") ? "" : "\n")
+                throw ExitCode.failure
             } else {
                 printError("error: \(reply.body.trimmingCharacters(in: .whitespacesAndNewlines))")
                 throw ExitCode.failure

@@ -10,6 +10,7 @@ import Dispatch
 import Foundation
 import Logging
 import Operations
+import Synchronization
 import ZoneService
 
 /// `anydns serve`: answer DNS on the anycast and management addresses, report health to the
@@ -66,10 +67,20 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(
+        name: .long,
+        help:
+            "Log format: auto (journal when standard error is the systemd journal, else text), text, journal, json."
+    )
+    var logFormat: String = "auto"
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError(
                 "--log-level \(logLevel): expected trace, debug, info, notice, warning, error or critical")
+        }
+        guard LogFormat(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format \(logFormat): expected auto, text, journal or json")
         }
         for item in listen where ListenAddress(item) == nil {
             throw ValidationError(
@@ -88,8 +99,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let format = LogFormat(rawValue: logFormat) ?? .auto
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LogOutput(label: label, format: format)
             handler.logLevel = .trace
             return handler
         }
@@ -108,17 +120,10 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode.validationFailure
         }
         let metrics = DNSMetrics()
-        let secondaryEntries = settings.transfers.secondaries.keys.sorted { $0.description < $1.description }
-            .map {
-                ZoneSource(
-                    origin: $0,
-                    file:
-                        "transfer from \(settings.transfers.secondaries[$0]!.map(\.description).joined(separator: ", "))"
-                )
-            }
         let store = ZoneStore(.empty)
         let monitor = HealthMonitor(
-            configuredZones: settings.zones + secondaryEntries, listeners: settings.listen.map(\.description),
+            configuredZones: settings.zones + Self.secondaryEntries(settings.transfers),
+            listeners: settings.listen.map(\.description),
             maintenanceFile: settings.maintenanceFile, probeMaxAge: settings.health.probeMaxAge,
             defences: settings.defencesReport, servedZones: { store.snapshot }, logger: logger,
             onTransition: { metrics.record($0) })
@@ -134,6 +139,7 @@ struct Serve: AsyncParsableCommand {
         zoneService.installFileZones(zones, failed: reports.filter { !$0.succeeded }.map(\.origin))
         zoneService.start()
 
+        let probeSource = SelfProbeSource()
         let server: DNSServer
         do {
             server = try DNSServer(
@@ -142,7 +148,7 @@ struct Serve: AsyncParsableCommand {
                     identity: settings.identity, access: settings.access, defenses: settings.defenses),
                 store: store, limits: settings.limits, udpWorkers: settings.udpWorkers, logger: logger,
                 observer: ServingObserver(metrics: metrics, zoneService: zoneService, logger: logger),
-                loadMeter: LoadMeter(threshold: settings.cookiesRequiredAbove))
+                loadMeter: LoadMeter(threshold: settings.cookiesRequiredAbove), selfProbe: probeSource)
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
@@ -158,10 +164,24 @@ struct Serve: AsyncParsableCommand {
         let probe = SelfProbe(
             targets: settings.probeTargets, zones: settings.zones.map(\.origin), store: store,
             monitor: monitor,
-            interval: settings.health.probeInterval, timeout: settings.health.probeTimeout)
+            interval: settings.health.probeInterval, timeout: settings.health.probeTimeout,
+            source: probeSource)
+        let reloader = Reloader(
+            serve: self, settings: settings, store: store, zoneService: zoneService, monitor: monitor,
+            metrics: metrics, server: server, probe: probe, logger: logger)
         let http = ManagementServer(
             address: settings.managementHTTP.host, port: Int(settings.managementHTTP.port), monitor: monitor,
-            metrics: metrics, dns: server, zoneService: zoneService, logger: logger)
+            metrics: metrics, dns: server, zoneService: zoneService,
+            controls: ManagementControls(
+                reload: {
+                    let outcome = runAtLowPriority { reloader.reloadConfiguration() }
+                    return (outcome.ok, outcome.message)
+                },
+                reloadZone: { origin in
+                    let outcome = runAtLowPriority { reloader.reloadZone(origin) }
+                    return (outcome.ok, outcome.message)
+                }),
+            logger: logger)
         let httpTask = Task {
             do {
                 try await http.run { logger.info("management HTTP on \(settings.managementHTTP)") }
@@ -178,11 +198,8 @@ struct Serve: AsyncParsableCommand {
 
         let signals = SignalHandlers(logger: logger)
         signals.on(SIGHUP) {
-            runAtLowPriority {
-                reload(
-                    store: store, zoneService: zoneService, monitor: monitor, metrics: metrics, logger: logger
-                )
-            }
+            logger.notice("SIGHUP: reloading the configuration and zones")
+            _ = runAtLowPriority { reloader.reloadConfiguration() }
         }
         signals.on(SIGINT) {
             logger.notice("SIGINT: stopping now")
@@ -197,9 +214,10 @@ struct Serve: AsyncParsableCommand {
             case .draining, .stopped: return  // already on the way out
             default: break
             }
+            let lameDuck = reloader.settings.lameDuck
             monitor.transition(to: .draining(since: Date()))
-            logger.notice("SIGTERM: draining for \(settings.lameDuck) s")
-            DispatchQueue.global().asyncAfter(deadline: .now() + settings.lameDuck) {
+            logger.notice("SIGTERM: draining for \(lameDuck) s")
+            DispatchQueue.global().asyncAfter(deadline: .now() + lameDuck) {
                 monitor.transition(to: .stopped)
                 server.stop()
                 probe.stop()
@@ -214,30 +232,32 @@ struct Serve: AsyncParsableCommand {
         withExtendedLifetime(signals) {}
     }
 
-    /// SIGHUP: re-read the configuration's zone list and every zone off the serving path, then
-    /// swap the new set in atomically; a zone that fails keeps serving its previous version.
-    private func reload(
-        store: ZoneStore, zoneService: ZoneService, monitor: HealthMonitor, metrics: DNSMetrics,
-        logger: Logger
-    ) {
-        let sources: [ZoneSource]
-        do {
-            sources = try resolveSettings().zones
-        } catch {
-            logger.error("reload: \(error); keeping the current zones")
-            metrics.recordLoad([], isReload: true)
-            return
+    /// The monitor's entries for the secondary zones: where each is transferred from.
+    static func secondaryEntries(_ transfers: ZoneServiceSettings) -> [ZoneSource] {
+        transfers.secondaries.keys.sorted { $0.description < $1.description }.map {
+            ZoneSource(
+                origin: $0,
+                file: "transfer from \(transfers.secondaries[$0]!.map(\.description).joined(separator: ", "))"
+            )
         }
-        let (zones, reports) = ZoneCatalog.load(sources, previous: store.snapshot, logger: logger)
-        zoneService.installFileZones(zones, failed: reports.filter { !$0.succeeded }.map(\.origin))
-        monitor.record(reports, at: Date())
-        metrics.recordLoad(reports, isReload: true)
-        let failed = reports.filter { !$0.succeeded }.count
-        logger.notice("reloaded", metadata: ["zones": "\(zones.zones.count)", "failed": "\(failed)"])
+    }
+
+    /// Configuration keys a flag or the environment overrides: their changes on reload are moot.
+    var overriddenKeys: [String] {
+        let environment = ProcessInfo.processInfo.environment
+        var keys: [String] = []
+        if !listen.isEmpty { keys += ["listen", "dns.anycast", "dns.port"] }
+        if management != nil || environment["ANYDNS_MANAGEMENT"] != nil { keys.append("management.address") }
+        if httpPort != nil { keys.append("management.http-port") }
+        if workers != nil { keys.append("dns.workers") }
+        if !zone.isEmpty { keys.append("zones[") }
+        return keys
     }
 
     /// Everything `serve` needs, from the configuration file, then the environment, then flags.
-    struct Settings {
+    struct Settings: Sendable {
+        /// The file as read (empty without `--config`): what a reload compares against.
+        var configuration: Configuration
         var listen: [ListenAddress]
         var probeTargets: [ListenAddress]
         var managementHTTP: ListenAddress
@@ -344,6 +364,7 @@ struct Serve: AsyncParsableCommand {
         // anycast addresses, every listener).
         let probeTargets = unique.filter { address in anycast.contains(address) }
         return Settings(
+            configuration: configuration,
             listen: unique,
             probeTargets: probeTargets.isEmpty ? unique : probeTargets,
             managementHTTP: ListenAddress(host: managementAddress ?? "127.0.0.1", port: httpPort),
@@ -418,17 +439,20 @@ private final class SourceList: @unchecked Sendable {
 /// for a big zone; where it shares a core with DNS workers, the scheduler then lets a worker
 /// that has queries preempt it at once instead of after its time slice. (A pooled Dispatch
 /// thread cannot be used: an unprivileged process cannot lower its nice value again.)
-func runAtLowPriority(_ work: @escaping @Sendable () -> Void) {
+func runAtLowPriority<Result: Sendable>(_ work: @escaping @Sendable () -> Result) -> Result {
     let done = DispatchSemaphore(value: 0)
+    let result = Mutex<Result?>(nil)
     let thread = Thread {
         // On Linux, PRIO_PROCESS with id 0 sets the nice value of the calling thread only.
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
-        work()
+        let value = work()
+        result.withLock { $0 = value }
         done.signal()
     }
     thread.name = "anydns reload"
     thread.start()
     done.wait()
+    return result.withLock { $0! }
 }
 
 /// Ends the process with `code` once serving has stopped. `exit(3)` would run global destructors

@@ -1,0 +1,183 @@
+import AnydnsConfig
+import DNSGuard
+import DNSResponder
+import DNSTransport
+import DNSWire
+import DNSZone
+import Foundation
+import Logging
+import Operations
+import Synchronization
+import ZoneService
+
+/// Configuration and zone reloads of a running server: SIGHUP, `anydns ctl reload` and
+/// `anydns ctl zone-reload ZONE` (README "Signals", "Control").
+///
+/// A reload re-reads the whole configuration. What can change at run time changes: identity,
+/// NSID, version, zones, limits, TSIG keys and ACLs, rate limiting, cookies, health timings,
+/// lame duck, maintenance file. What needs a restart (sockets, the zone service's secondaries)
+/// is logged by key name and keeps its running value. A configuration that cannot be read
+/// changes nothing: the reload counts as failed and `/health` shows the error.
+final class Reloader: Sendable {
+    struct Outcome: Sendable {
+        var ok: Bool
+        var message: String
+    }
+
+    private let serve: Serve
+    private let running: Mutex<Serve.Settings>
+    /// One reload at a time, whoever asked for it.
+    private let serial = Mutex(())
+    private let store: ZoneStore
+    private let zoneService: ZoneService
+    private let monitor: HealthMonitor
+    private let metrics: DNSMetrics
+    private let server: DNSServer
+    private let probe: SelfProbe
+    private let logger: Logger
+
+    init(
+        serve: Serve, settings: Serve.Settings, store: ZoneStore, zoneService: ZoneService,
+        monitor: HealthMonitor, metrics: DNSMetrics, server: DNSServer, probe: SelfProbe, logger: Logger
+    ) {
+        self.serve = serve
+        running = Mutex(settings)
+        self.store = store
+        self.zoneService = zoneService
+        self.monitor = monitor
+        self.metrics = metrics
+        self.server = server
+        self.probe = probe
+        self.logger = logger
+    }
+
+    /// The settings in force now (the drain reads its lame-duck period here).
+    var settings: Serve.Settings { running.withLock { $0 } }
+
+    /// Re-reads the configuration and every zone; see the type's documentation.
+    func reloadConfiguration() -> Outcome {
+        serial.withLock { _ in
+            let old = settings
+            let new: Serve.Settings
+            do {
+                new = try serve.resolveSettings()
+            } catch {
+                let message = Anydns.message(for: error)
+                logger.error("reload failed: \(message); keeping the running configuration")
+                metrics.recordReloadFailure()
+                monitor.recordReloadFailure(message, at: Date())
+                return Outcome(ok: false, message: "reload failed: \(message)")
+            }
+            let restart = old.configuration.keysNeedingRestart(in: new.configuration).filter {
+                !serve.overriddenKeys.contains(where: $0.hasPrefix)
+            }
+            for key in restart {
+                logger.warning("reload: \(key) changed: needs a restart (the running value stays)")
+            }
+            var applied = new
+            // What needs a restart keeps its running value.
+            applied.listen = old.listen
+            applied.probeTargets = old.probeTargets
+            applied.managementHTTP = old.managementHTTP
+            applied.udpWorkers = old.udpWorkers
+            applied.udpWorkersChosenBy = old.udpWorkersChosenBy
+            applied.transfers = old.transfers
+            applied.defenses = Self.keepingState(of: old, in: new)
+            running.withLock { $0 = applied }
+
+            let serving = server.servingSettings
+            server.apply(
+                ServingSettings(
+                    responder: Responder(
+                        identity: applied.identity, access: applied.access, defenses: applied.defenses),
+                    limits: applied.limits,
+                    loadMeter: applied.cookiesRequiredAbove == old.cookiesRequiredAbove
+                        ? serving.loadMeter : LoadMeter(threshold: applied.cookiesRequiredAbove)))
+            monitor.reconfigure(
+                zones: applied.zones + Serve.secondaryEntries(applied.transfers),
+                settings: .init(
+                    maintenanceFile: applied.maintenanceFile, probeMaxAge: applied.health.probeMaxAge,
+                    defences: applied.defencesReport),
+                at: Date())
+            probe.reconfigure(
+                zones: applied.zones.map(\.origin), interval: applied.health.probeInterval,
+                timeout: applied.health.probeTimeout)
+
+            let (zones, reports) = ZoneCatalog.load(applied.zones, previous: store.snapshot, logger: logger)
+            zoneService.installFileZones(zones, failed: reports.filter { !$0.succeeded }.map(\.origin))
+            monitor.record(reports, at: Date())
+            metrics.recordLoad(reports, isReload: true)
+            let failed = reports.filter { !$0.succeeded }.map { $0.origin.description }
+            logger.notice(
+                "reloaded",
+                metadata: [
+                    "zones": "\(zones.zones.count)", "failed": "\(failed.count)",
+                    "needs-restart": "\(restart.count)",
+                ])
+            var lines = ["reloaded: \(zones.zones.count) zone(s)"]
+            if !failed.isEmpty {
+                lines.append("failed zone(s), previous version kept: \(failed.joined(separator: ", "))")
+            }
+            lines += restart.map { "\($0) changed: needs a restart" }
+            return Outcome(ok: failed.isEmpty, message: lines.joined(separator: "\n"))
+        }
+    }
+
+    /// Re-reads one file zone (`knotc zone-reload`); the configuration is not re-read.
+    func reloadZone(_ origin: DomainName) -> Outcome {
+        serial.withLock { _ in
+            let current = settings
+            guard let source = current.zones.first(where: { $0.origin.lowercased() == origin.lowercased() })
+            else {
+                if current.transfers.secondaries[origin.lowercased()] != nil {
+                    return Outcome(
+                        ok: false,
+                        message: "zone \(origin) is a secondary zone: use zone-refresh or zone-retransfer")
+                }
+                return Outcome(ok: false, message: "no such zone: \(origin)")
+            }
+            let snapshot = store.snapshot
+            let (loaded, reports) = ZoneCatalog.load([source], previous: snapshot, logger: logger)
+            // Every other file zone as it is served now; the reloaded one replaced.
+            let fileOrigins = Set(current.zones.map { $0.origin.lowercased() })
+            let others = snapshot.zones.filter {
+                fileOrigins.contains($0.origin) && $0.origin != source.origin.lowercased()
+            }
+            let notLoaded = current.zones.map { $0.origin.lowercased() }.filter { origin in
+                origin != source.origin.lowercased() && !others.contains { $0.origin == origin }
+            }
+            zoneService.installFileZones(
+                ZoneSet(loaded.zones + others),
+                failed: reports.filter { !$0.succeeded }.map(\.origin) + notLoaded)
+            monitor.record(reports, at: Date())
+            metrics.recordLoad(reports, isReload: true)
+            guard let report = reports.first, report.succeeded, let zone = loaded.zones.first else {
+                let errors =
+                    reports.first.map { report -> [String] in
+                        if case .failed(let errors, _) = report.outcome { return errors }
+                        return []
+                    } ?? []
+                logger.error("zone-reload failed", metadata: ["zone": "\(origin)"])
+                return Outcome(
+                    ok: false,
+                    message: (["zone \(source.origin) failed to load, previous version kept:"] + errors)
+                        .joined(separator: "\n"))
+            }
+            logger.notice("zone reloaded", metadata: ["zone": "\(zone.origin)", "serial": "\(zone.serial)"])
+            return Outcome(ok: true, message: "zone \(zone.origin) reloaded, serial \(zone.serial)")
+        }
+    }
+
+    /// The new defences, keeping what holds state when its settings did not change: the rate
+    /// limiting table (its counts) and a random cookie secret (clients' server cookies stay valid).
+    private static func keepingState(of old: Serve.Settings, in new: Serve.Settings) -> Defenses {
+        var defenses = new.defenses
+        if old.configuration.rateLimit == new.configuration.rateLimit {
+            defenses.rateLimiter = old.defenses.rateLimiter
+        }
+        if old.configuration.cookies == new.configuration.cookies {
+            defenses.cookies = old.defenses.cookies
+        }
+        return defenses
+    }
+}
