@@ -20,8 +20,11 @@ struct Serve: AsyncParsableCommand {
         abstract: "Serve zones over UDP and TCP, with health endpoints for the anycast announcer.",
         discussion: """
             Without --config, serves every NAME.zone file in --zones-dir (default: Zones) on \
-            127.0.0.1:5300 and [::1]:5300, management HTTP on 127.0.0.1:8053. SIGHUP reloads the \
-            configuration and zones (a zone that fails keeps its previous version); SIGTERM drains \
+            127.0.0.1:5300 and [::1]:5300, management HTTP on 127.0.0.1:8053. SIGHUP (or `anydns ctl \
+            reload`) re-reads the whole configuration and every zone: what can change at run time \
+            changes, listener addresses and the HTTP port are logged as "needs a restart" by key \
+            name, a configuration that cannot be read changes nothing (counted as a failed reload, \
+            shown in /health), and a zone that fails keeps its previous version. SIGTERM drains \
             (/readyz 503 at once, DNS answers for the lame-duck period, then exit 0); SIGINT stops at once.
             """)
 
