@@ -1,3 +1,4 @@
+import AnydnsConfig
 import ArgumentParser
 import DNSTransport
 import Foundation
@@ -22,7 +23,14 @@ struct Ctl: ParsableCommand {
             """)
 
     @Option(name: .long, help: "Management HTTP as ADDR:PORT or [ADDR6]:PORT (default 127.0.0.1:8053).")
-    var management: String = "127.0.0.1:8053"
+    var management: String?
+
+    @Option(
+        name: .long,
+        help:
+            "Find the management HTTP in this configuration (management.address, or ANYDNS_MANAGEMENT, and management.http-port)."
+    )
+    var config: String?
 
     @Argument(help: "status, reload, zone-status, zone-reload, zone-refresh, zone-retransfer or zone-notify.")
     var command: String
@@ -31,7 +39,7 @@ struct Ctl: ParsableCommand {
     var zone: String?
 
     func validate() throws {
-        guard ListenAddress(management) != nil else {
+        if let management, ListenAddress(management) == nil {
             throw ValidationError("--management \(management): expected ADDR:PORT or [ADDR6]:PORT")
         }
         let zoneCommands = ["zone-reload", "zone-refresh", "zone-retransfer", "zone-notify"]
@@ -45,8 +53,26 @@ struct Ctl: ParsableCommand {
         }
     }
 
+    /// `--management`, else the configuration's management address and HTTP port (as `serve`
+    /// finds them), else 127.0.0.1:8053.
+    func managementAddress() throws -> ListenAddress {
+        if let management { return ListenAddress(management)! }
+        guard let config else { return ListenAddress(host: "127.0.0.1", port: 8053) }
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load(path: config)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        let host =
+            ProcessInfo.processInfo.environment["ANYDNS_MANAGEMENT"] ?? configuration.management.address
+            ?? "127.0.0.1"
+        return ListenAddress(host: host, port: UInt16(configuration.management.httpPort))
+    }
+
     func run() throws {
-        let address = ListenAddress(management)!
+        let address = try managementAddress()
         let request: (method: String, path: String)
         switch command {
         case "status": request = ("GET", "/status")

@@ -165,6 +165,13 @@ def test_ctl_status_reload_and_zone_commands_on_a_primary(tmp_path):
             result = ctl(site, *command)
             assert (result.returncode, result.stderr) == (1, message), command
 
+        # With --config, ctl finds the management HTTP as serve does: the configuration's
+        # http-port, the address from ANYDNS_MANAGEMENT (here given to serve as --management).
+        by_config = subprocess.run(
+            [str(anydns_binary_or_fail()), "ctl", "--config", str(config_path(site)), "zone-status"],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "ANYDNS_MANAGEMENT": site.http_host})
+        assert (by_config.returncode, by_config.stdout) == (0, f"[ops.test.] role: master | serial: 4 | source: {site.zone_file}\n")
+
         (tmp_path / "maintenance").write_text("")
         not_ready = ctl(site, "status")
         assert not_ready.returncode == 1
