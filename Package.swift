@@ -43,8 +43,13 @@ let package = Package(
         // Defences under attack: DNS cookies (RFC 7873, RFC 9018), the response rate limiting
         // table, the load meter. Lock-free, nothing allocated per query.
         .target(name: "DNSGuard", dependencies: ["DNSAuth", "CSodium", "CAnydnsSystem"]),
+        // The `.any` member table: anycast services, their members (joined and reported through
+        // RFC 2136 updates), reachability, the least-sessions choice. A snapshot of its own, so a
+        // member change never rebuilds a zone.
+        .target(name: "Members", dependencies: ["DNSWire", "DNSAuth"]),
         // Query bytes in, response bytes out (RFC 1034 §4.3.2 and friends). No I/O.
-        .target(name: "DNSResponder", dependencies: ["DNSWire", "DNSZone", "DNSAuth", "DNSGuard"]),
+        .target(
+            name: "DNSResponder", dependencies: ["DNSWire", "DNSZone", "DNSAuth", "DNSGuard", "Members"]),
         // Zone transfers as messages: the AXFR/IXFR producer, request builders, the reader of
         // transfer answers (RFC 5936, RFC 1995, RFC 1996). No I/O.
         .target(name: "DNSXfr", dependencies: ["DNSWire", "DNSZone", "DNSAuth", "DNSResponder"]),
@@ -72,7 +77,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "CAnydnsSystem", "DNSXfr",
-                "ZoneService", "DNSGuard",
+                "ZoneService", "DNSGuard", "Members",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -83,7 +88,7 @@ let package = Package(
             name: "anydns",
             dependencies: [
                 "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig", "Operations", "DNSAuth",
-                "ZoneService", "DNSGuard",
+                "ZoneService", "DNSGuard", "Members",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -109,10 +114,13 @@ let package = Package(
         .testTarget(name: "DNSZoneTests", dependencies: ["DNSZone", "DNSWire", "TestSupport"]),
         .testTarget(
             name: "DNSResponderTests",
-            dependencies: ["DNSResponder", "DNSZone", "DNSWire", "DNSAuth", "DNSGuard", "TestSupport"]),
+            dependencies: [
+                "DNSResponder", "DNSZone", "DNSWire", "DNSAuth", "DNSGuard", "Members", "TestSupport",
+            ]),
         .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig"]),
         .testTarget(name: "DNSAuthTests", dependencies: ["DNSAuth", "DNSWire", "TestSupport"]),
         .testTarget(name: "DNSGuardTests", dependencies: ["DNSGuard", "DNSAuth"]),
+        .testTarget(name: "MembersTests", dependencies: ["Members", "DNSWire", "DNSAuth"]),
         .testTarget(
             name: "ZoneServiceTests",
             dependencies: [

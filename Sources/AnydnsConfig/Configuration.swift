@@ -33,6 +33,8 @@ public struct Configuration: Equatable, Sendable {
     public var rateLimit = RateLimit()
     /// DNS cookies, RFC 7873 and RFC 9018 (README "DNS cookies").
     public var cookies = Cookies()
+    /// Anycast services of the `.any` member table (README "Anycast services").
+    public var services: [Service] = []
 
     /// `rate-limit:` — responses per second per client prefix and response class, as NSD's
     /// `rrl-*` and Knot DNS's `mod-rrl`; 0 (the default) is off.
@@ -361,6 +363,7 @@ struct NodeReader {
             allowed: [
                 "dns", "listen", "zones", "identity", "management", "health", "lame-duck", "maintenance-file",
                 "limits", "keys", "remotes", "acls", "storage", "journal", "rate-limit", "cookies",
+                "services",
             ])
         var configuration = Configuration(listen: [], zones: [])
         if let listen = top["listen"] {
@@ -375,6 +378,9 @@ struct NodeReader {
             }
         }
         try transferSettings(top, into: &configuration)
+        if let services = top["services"] {
+            configuration.services = try self.services(services, keys: configuration.keys.map(\.name))
+        }
         if let zones = top["zones"] {
             var seen: Set<String> = []
             for (index, item) in try sequence(zones, at: "zones").enumerated() {

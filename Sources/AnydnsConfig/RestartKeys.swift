@@ -15,6 +15,7 @@ extension Configuration {
         if storage != new.storage { changed.append("storage") }
         if journal != new.journal { changed.append("journal") }
         if remotes != new.remotes { changed.append("remotes") }
+        if services != new.services { changed.append("services") }
         // Keys that sign outgoing transfers and NOTIFY; incoming TSIG keys apply at once.
         let outgoing = Set(remotes.compactMap(\.key) + new.remotes.compactMap(\.key))
         for name in outgoing.sorted() where keyEntries(named: name) != new.keyEntries(named: name) {

@@ -20,6 +20,11 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         self = parsed.unmapped
     }
 
+    public var isIPv6: Bool {
+        if case .v6 = self { return true }
+        return false
+    }
+
     /// 127.0.0.0/8 or ::1 (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3).
     public var isLoopback: Bool {
         switch self {
@@ -65,7 +70,7 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Sixteen octets in network order.
-    init(v6Bytes bytes: UnsafeRawBufferPointer) {
+    public init(v6Bytes bytes: UnsafeRawBufferPointer) {
         var high: UInt64 = 0
         var low: UInt64 = 0
         for index in 0..<8 {

@@ -2,6 +2,7 @@ import DNSAuth
 import DNSGuard
 import DNSWire
 import DNSZone
+import Members
 
 /// How the query arrived; it decides the size limit (RFC 1035 §4.2, RFC 7766).
 public enum Transport: Sendable {
@@ -113,6 +114,9 @@ public enum FollowUp: Sendable {
     /// A client prefix went over the rate for a response class (the first response over it in a
     /// second); the operations layer logs it, at most once a minute per prefix and class.
     case rateLimited(prefix: IPAddress, responseClass: ResponseClass, action: RateLimitAction)
+    /// An RFC 2136 update of the member table was applied (`changes`) or refused (`refusal`);
+    /// the operations layer logs it and probes new members.
+    case memberUpdate(client: IPAddress, key: DomainName?, changes: [MemberChange], refusal: String?)
 }
 
 /// An allowed AXFR or IXFR over TCP, with everything the transfer producer needs to write it.

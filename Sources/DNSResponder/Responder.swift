@@ -2,6 +2,7 @@ import DNSAuth
 import DNSGuard
 import DNSWire
 import DNSZone
+import Members
 
 /// A response ready to send: bytes in the scratch memory, valid until the next query answered
 /// with the same scratch, plus what metrics and the transport need.
@@ -48,13 +49,17 @@ public struct Responder: Sendable {
     public var identity: ServerIdentity
     public var access: AccessPolicy
     public var defenses: Defenses
+    /// The `.any` member table: least-sessions answers, member names, RFC 2136 member updates.
+    public var members: MemberTable?
 
     public init(
-        identity: ServerIdentity, access: AccessPolicy = AccessPolicy(), defenses: Defenses = Defenses()
+        identity: ServerIdentity, access: AccessPolicy = AccessPolicy(), defenses: Defenses = Defenses(),
+        members: MemberTable? = nil
     ) {
         self.identity = identity
         self.access = access
         self.defenses = defenses
+        self.members = members
     }
 
     /// Answers one query, or returns `nil` when nothing must be sent (RFC 1035 §4.1.1: a QR=1
@@ -263,6 +268,9 @@ public struct Responder: Sendable {
         {
             // RFC 7873 §5.2.3: under load, ask for the server cookie before answering.
             section.finishEmpty(rcode: .badCookie, authoritative: false)
+        } else if query.header.opcode == .update {
+            followUp = update(
+                packet, context: context, section: &section, verifiedKey: verifiedKey, zones: zones)
         } else if query.header.opcode == .notify {
             followUp = notify(query, context: context, section: &section, verifiedKey: verifiedKey)
         } else if query.type == .axfr || query.type == .ixfr {
@@ -275,7 +283,7 @@ public struct Responder: Sendable {
                     rcode: .noError, truncated: false, queryType: query.type, followUp: followUp)
             }
         } else {
-            section.resolve(identity: identity)
+            section.resolve(identity: identity, members: members)
         }
         // Every UDP answer is accounted, BADCOOKIE, BADVERS and refused NOTIFYs too (in the error
         // bucket): none of them may be reflected at a spoofed address without limit.
@@ -413,6 +421,35 @@ public struct Responder: Sendable {
         }
         section.finishEmpty(rcode: .noError, authoritative: true)
         return .notify(origin: origin, serial: query.notifySerial, from: context.client)
+    }
+
+    /// UPDATE (RFC 2136) of the member table (README "Anycast services"): applied whole, or
+    /// refused with nothing changed. Without services, UPDATE is not implemented (NOTIMP), as before.
+    private func update(
+        _ packet: UnsafeRawBufferPointer, context: QueryContext, section: inout SectionWriter,
+        verifiedKey: DomainName?, zones: ZoneSet
+    ) -> FollowUp? {
+        guard let members, !members.services.isEmpty else {
+            section.finishEmpty(rcode: .notImp, authoritative: false)
+            return nil
+        }
+        guard let message = try? ReceivedMessage(packet) else {
+            section.finishEmpty(rcode: .formErr, authoritative: false)
+            return nil
+        }
+        let result = MemberUpdate.changes(
+            in: message, key: verifiedKey?.lowercased(), services: members.services,
+            isServedZone: { zones.zone(named: $0) != nil })
+        switch result {
+        case .success(let changes):
+            members.apply(changes)
+            section.finishEmpty(rcode: .noError, authoritative: false)
+            return .memberUpdate(client: context.client, key: verifiedKey, changes: changes, refusal: nil)
+        case .failure(let refusal):
+            section.finishEmpty(rcode: refusal.rcode, authoritative: false)
+            return .memberUpdate(
+                client: context.client, key: verifiedKey, changes: [], refusal: refusal.reason)
+        }
     }
 
     /// AXFR (RFC 5936) and IXFR (RFC 1995): only for a zone apex we serve and an allowed client.

@@ -1,6 +1,8 @@
+import DNSAuth
 import DNSGuard
 import DNSWire
 import DNSZone
+import Members
 
 /// Builds one response after the header checks: the question, then ANSWER, AUTHORITY and
 /// ADDITIONAL following RFC 1034 §4.3.2, then the header flags and counts.
@@ -83,7 +85,7 @@ struct SectionWriter {
         finish()
     }
 
-    mutating func resolve(identity: ServerIdentity) {
+    mutating func resolve(identity: ServerIdentity, members: MemberTable? = nil) {
         let name = loweredName
         switch query.qclass {
         case .chaos:
@@ -105,6 +107,9 @@ struct SectionWriter {
             return finishEmpty(rcode: .servFail, authoritative: false, extendedError: .notReady)
         case .none:
             return finishEmpty(rcode: .refused, authoritative: false, extendedError: .notAuthoritative)
+        }
+        if let members, query.qclass == .internet, answerFromMembers(name, zone: zone, members: members) {
+            return
         }
         follow(name, apexLabels: apexLabels, in: zone)
         if !truncated { writeProofs() }
@@ -623,6 +628,136 @@ extension SectionWriter {
         } catch {
             writer.rollback(to: mark)
             return false
+        }
+    }
+}
+
+// MARK: The member table (README "Anycast services")
+
+extension SectionWriter {
+    /// Answers the names the member table owns: a least-sessions service's A and AAAA (the
+    /// reachable member with the fewest sessions, else the service's anycast addresses), and
+    /// `MEMBER._members.SERVICE` (what the table holds). Returns false when the zone's own data
+    /// answers instead. Reads one snapshot of the table; nothing is allocated.
+    fileprivate mutating func answerFromMembers(_ name: NameView, zone: Zone, members: MemberTable) -> Bool {
+        guard let kind = members.services.classify(name.bytes) else { return false }
+        let ttl = MemberService.answerTTL
+        switch kind {
+        case .service(let index):
+            let service = members.services[index]
+            guard service.policy == .leastSessions, query.type == .a || query.type == .aaaa else {
+                return false
+            }
+            let ipv6 = query.type == .aaaa
+            var written = 0
+            if let member = members.snapshot.choose(service: index, ipv6: ipv6, spread: query.header.id) {
+                for address in ipv6 ? member.ipv6 : member.ipv4 { written += writeAddress(address, ttl: ttl) }
+            } else {
+                // No reachable member here: the anycast address routes the client to a site that has one.
+                for address in service.anycast where address.isIPv6 == ipv6 {
+                    written += writeAddress(address, ttl: ttl)
+                }
+            }
+            guard written > 0 || truncated else { return false }
+            account(.positive, name: name.bytes)
+        case .membersNode:
+            account(.noData, name: name.bytes)
+            writeNegative(zone)
+        case .below:
+            rcode = .nxDomain
+            account(.nxDomain, name: name.bytes)
+            writeNegative(zone)
+        case .member(let index, let label):
+            guard
+                let member = members.snapshot.member(
+                    service: index, label: UnsafeRawBufferPointer(rebasing: name.bytes[label]))
+            else {
+                rcode = .nxDomain
+                account(.nxDomain, name: name.bytes)
+                writeNegative(zone)
+                break
+            }
+            account(.positive, name: name.bytes)
+            var written = 0
+            let type = query.type
+            if type == .a || type == .any {
+                for address in member.ipv4 { written += writeAddress(address, ttl: ttl) }
+            }
+            if type == .aaaa || type == .any {
+                for address in member.ipv6 { written += writeAddress(address, ttl: ttl) }
+            }
+            if type == .txt || type == .any { written += writeMemberState(member, ttl: ttl) }
+            if written == 0 && !truncated { writeNegative(zone) }
+        }
+        finish()
+        return true
+    }
+
+    /// One A or AAAA record owned by the query name (a pointer to the question); 1 if written.
+    private mutating func writeAddress(_ address: IPAddress, ttl: UInt32) -> Int {
+        guard !truncated else { return 0 }
+        let mark = writer.mark
+        do {
+            try writer.append(UInt16(0xC000 | DNSHeader.length))
+            switch address {
+            case .v4(let value):
+                try writer.append(RecordType.a.rawValue)
+                try writer.append(DNSClass.internet.rawValue)
+                try writer.append(ttl)
+                try writer.append(UInt16(4))
+                try writer.append(value)
+            case .v6(let high, let low):
+                try writer.append(RecordType.aaaa.rawValue)
+                try writer.append(DNSClass.internet.rawValue)
+                try writer.append(ttl)
+                try writer.append(UInt16(16))
+                try writer.append(UInt32(truncatingIfNeeded: high >> 32))
+                try writer.append(UInt32(truncatingIfNeeded: high))
+                try writer.append(UInt32(truncatingIfNeeded: low >> 32))
+                try writer.append(UInt32(truncatingIfNeeded: low))
+            }
+            counts.answer += 1
+            return 1
+        } catch {
+            writer.rollback(to: mark)
+            truncate()
+            return 0
+        }
+    }
+
+    /// The member's TXT record: `"sessions=N" "reachable=yes|no"`; 1 if written.
+    private mutating func writeMemberState(_ member: Member, ttl: UInt32) -> Int {
+        guard !truncated else { return 0 }
+        let mark = writer.mark
+        // The count's decimal digits, most significant first, without a String.
+        var digits: (UInt64, Int) = (0, 0)
+        var rest = UInt64(max(0, member.sessions))
+        repeat {
+            digits.0 = digits.0 << 4 | (rest % 10)
+            digits.1 += 1
+            rest /= 10
+        } while rest > 0
+        let sessions = "sessions=".utf8.count + digits.1
+        let reachable = member.reachable ? "reachable=yes".utf8.count : "reachable=no".utf8.count
+        do {
+            try writer.append(UInt16(0xC000 | DNSHeader.length))
+            try writer.append(RecordType.txt.rawValue)
+            try writer.append(DNSClass.internet.rawValue)
+            try writer.append(ttl)
+            try writer.append(UInt16(2 + sessions + reachable))
+            try writer.append(UInt8(sessions))
+            for byte in "sessions=".utf8 { try writer.append(byte) }
+            for position in stride(from: digits.1 - 1, through: 0, by: -1) {
+                try writer.append(UInt8(48 + (digits.0 >> (4 * UInt64(position))) & 0xF))
+            }
+            try writer.append(UInt8(reachable))
+            for byte in (member.reachable ? "reachable=yes" : "reachable=no").utf8 { try writer.append(byte) }
+            counts.answer += 1
+            return 1
+        } catch {
+            writer.rollback(to: mark)
+            truncate()
+            return 0
         }
     }
 }

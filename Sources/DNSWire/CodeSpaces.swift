@@ -118,6 +118,8 @@ public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let refused = RCode(rawValue: 5)
     public static let yxDomain = RCode(rawValue: 6)
     public static let notAuth = RCode(rawValue: 9)
+    /// RFC 2136 §2.2: a name in the update section is outside the zone.
+    public static let notZone = RCode(rawValue: 10)
     public static let badVers = RCode(rawValue: 16)
     /// RFC 7873 §8: the server cookie is missing or invalid (an extended RCODE).
     public static let badCookie = RCode(rawValue: 23)
@@ -137,6 +139,7 @@ public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertib
         case 5: "REFUSED"
         case 6: "YXDOMAIN"
         case 9: "NOTAUTH"
+        case 10: "NOTZONE"
         case 16: "BADVERS"
         case 23: "BADCOOKIE"
         default: "RCODE\(rawValue)"

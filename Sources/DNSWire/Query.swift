@@ -111,7 +111,9 @@ public func checkQuery(_ packet: UnsafeRawBufferPointer, nameBuffer: UnsafeMutab
     if header.isResponse { return .drop }
 
     var reader = WireReader(packet, offset: DNSHeader.length)
-    let knownOpcode = header.opcode == .query || header.opcode == .notify
+    // UPDATE (RFC 2136) is read like the others; the responder answers NOTIMP when there is no
+    // member table to update.
+    let knownOpcode = header.opcode == .query || header.opcode == .notify || header.opcode == .update
     if let edns = cookieRequest(packet, header: header) {
         return .cookieRequest(header: header, edns: edns)
     }

@@ -4,6 +4,7 @@ import DNSResponder
 import DNSTransport
 import DNSWire
 import DNSZone
+import Members
 import Prometheus
 import Synchronization
 
@@ -189,20 +190,23 @@ public final class DNSMetrics: QueryObserver, Sendable {
     /// (seconds until the earliest RRSIG expiration, negative once expired) per zone.
     public func recordSigning(_ zones: [ZoneStatus], now: UInt64) {
         for zone in zones {
-            signingGauge("anydns_zone_signed", zone: zone.origin).record(zone.signing == nil ? 0 : 1)
+            signingGauge("anydns_zone_signed", value: zone.origin).record(zone.signing == nil ? 0 : 1)
             // Only a signed zone has an expiry: a gauge at 0 for an unsigned one would read "expiring now".
             if let expiry = zone.signing?.earliestExpiration {
-                signingGauge("anydns_zone_rrsig_expiry_seconds", zone: zone.origin)
+                signingGauge("anydns_zone_rrsig_expiry_seconds", value: zone.origin)
                     .record(Double(Int64(expiry) - Int64(now)))
             }
         }
     }
 
-    private func signingGauge(_ label: String, zone: String) -> CoreMetrics.Gauge {
+    /// A gauge with one dimension, made the first time it is asked for.
+    private func signingGauge(_ label: String, label dimension: String = "zone", value: String)
+        -> CoreMetrics.Gauge
+    {
         signingGauges.withLock { gauges in
-            if let found = gauges[label + zone] { return found }
-            let made = CoreMetrics.Gauge(label: label, dimensions: [("zone", zone)], factory: factory)
-            gauges[label + zone] = made
+            if let found = gauges[label + " " + value] { return found }
+            let made = CoreMetrics.Gauge(label: label, dimensions: [(dimension, value)], factory: factory)
+            gauges[label + " " + value] = made
             return made
         }
     }
@@ -223,6 +227,20 @@ public final class DNSMetrics: QueryObserver, Sendable {
         case .none: break
         case .clientOnly: cookies.clientOnly.increment()
         case .valid: cookies.valid.increment()
+        }
+    }
+
+    /// `anydns_service_members`, `anydns_service_members_reachable` and `anydns_service_sessions`
+    /// (the sum of the members' reported sessions) per anycast service.
+    public func recordMembers(_ snapshot: MemberSnapshot) {
+        for (index, service) in snapshot.services.enumerated() {
+            let name = service.name.description
+            signingGauge("anydns_service_members", label: "service", value: name)
+                .record(Double(snapshot.members[index].count))
+            signingGauge("anydns_service_members_reachable", label: "service", value: name)
+                .record(Double(snapshot.reachableCount(service: index)))
+            signingGauge("anydns_service_sessions", label: "service", value: name)
+                .record(Double(snapshot.members[index].reduce(0) { $0 + $1.sessions }))
         }
     }
 

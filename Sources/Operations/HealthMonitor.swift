@@ -436,6 +436,56 @@ public struct HealthDocument: Codable, Sendable, Equatable {
     public var defences: Defences?
     /// The last configuration reload, absent before the first.
     public var lastReload: Reload? = nil
+    /// The member table per anycast service (README "Anycast services"); absent without services.
+    public var services: [Service]? = nil
+
+    /// One anycast service and its members at this site (the paper's Table 1, with reachability).
+    public struct Service: Codable, Sendable, Equatable {
+        public var name: String
+        public var anycast: [String]
+        public var policy: String
+        public var probe: String
+        public var lease: Int
+        public var reachableMembers: Int
+        public var members: [Member]
+
+        public init(
+            name: String, anycast: [String], policy: String, probe: String, lease: Int, reachableMembers: Int,
+            members: [Member]
+        ) {
+            self.name = name
+            self.anycast = anycast
+            self.policy = policy
+            self.probe = probe
+            self.lease = lease
+            self.reachableMembers = reachableMembers
+            self.members = members
+        }
+    }
+
+    public struct Member: Codable, Sendable, Equatable {
+        public var name: String
+        public var addresses: [String]
+        public var sessions: Int
+        public var reachable: Bool
+        public var joined: String
+        public var lastReport: String
+        public var secondsSinceReport: Int64
+
+        public init(
+            name: String, addresses: [String], sessions: Int, reachable: Bool, joined: String,
+            lastReport: String,
+            secondsSinceReport: Int64
+        ) {
+            self.name = name
+            self.addresses = addresses
+            self.sessions = sessions
+            self.reachable = reachable
+            self.joined = joined
+            self.lastReport = lastReport
+            self.secondsSinceReport = secondsSinceReport
+        }
+    }
 
     /// A configuration reload: when it ran (ISO 8601), whether it applied, and why not.
     public struct Reload: Codable, Sendable, Equatable {
@@ -460,6 +510,7 @@ public struct HealthDocument: Codable, Sendable, Equatable {
         try container.encode(maintenanceFile, forKey: .maintenanceFile)
         try container.encodeIfPresent(defences, forKey: .defences)
         try container.encodeIfPresent(lastReload, forKey: .lastReload)
+        try container.encodeIfPresent(services, forKey: .services)
     }
 
     /// What protects the site under attack, as configured (README "Rate limiting", "DNS cookies").
@@ -518,7 +569,7 @@ public struct HealthDocument: Codable, Sendable, Equatable {
     }
 }
 
-private func epochISO8601(_ seconds: UInt64) -> String {
+func epochISO8601(_ seconds: UInt64) -> String {
     iso8601(Date(timeIntervalSince1970: TimeInterval(seconds)))
 }
 

@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Hummingbird
 import Logging
+import Members
 import ZoneService
 
 /// The management HTTP endpoints the BGP announcer and the operator use (README "Management HTTP"). Bound to the
@@ -25,12 +26,15 @@ public struct ManagementServer: Sendable {
     let dns: DNSServer
     let zoneService: ZoneService?
     let controls: ManagementControls?
+    let members: MemberTable?
     let logger: Logger
 
     public init(
         address: String, port: Int, monitor: HealthMonitor, metrics: DNSMetrics, dns: DNSServer,
-        zoneService: ZoneService? = nil, controls: ManagementControls? = nil, logger: Logger
+        zoneService: ZoneService? = nil, members: MemberTable? = nil, controls: ManagementControls? = nil,
+        logger: Logger
     ) {
+        self.members = members
         self.zoneService = zoneService
         self.controls = controls
         self.address = address
@@ -55,7 +59,11 @@ public struct ManagementServer: Sendable {
         router.get("health") { _, _ -> Response in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let body = (try? encoder.encode(monitor.document(now: Date()))) ?? Data("{}".utf8)
+            var document = monitor.document(now: Date())
+            if let members, !members.services.isEmpty {
+                document.services = MemberReport.health(members.snapshot, now: members.now)
+            }
+            let body = (try? encoder.encode(document)) ?? Data("{}".utf8)
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -91,12 +99,34 @@ public struct ManagementServer: Sendable {
             let (ok, message) = await offLoop { controls.reloadZone(origin) }
             return text(ok ? .ok : .badRequest, message + "\n")
         }
+        router.get("services/:service/readyz") { _, context -> Response in
+            let name = context.parameters.get("service") ?? ""
+            guard let members, let index = MemberReport.service(named: name, in: members.snapshot) else {
+                return text(.notFound, "no such service: \(name)\n")
+            }
+            let (ready, reason) = MemberReport.readiness(service: index, in: members.snapshot)
+            return ready ? text(.ok, "ready\n") : text(.serviceUnavailable, "not ready: \(reason)\n")
+        }
+        router.get("members") { _, _ -> Response in
+            guard let members, !members.services.isEmpty else {
+                return text(.notFound, "no services configured\n")
+            }
+            return text(.ok, MemberReport.text(members.snapshot, now: members.now))
+        }
+        router.get("members/:service") { _, context -> Response in
+            let name = context.parameters.get("service") ?? ""
+            guard let members, let index = MemberReport.service(named: name, in: members.snapshot) else {
+                return text(.notFound, "no such service: \(name)\n")
+            }
+            return text(.ok, MemberReport.text(members.snapshot, only: index, now: members.now))
+        }
         router.get("metrics") { _, _ -> Response in
             let statuses = monitor.zoneStatuses
             let now = UInt64(Date().timeIntervalSince1970)
             metrics.recordFreshness(statuses, now: now)
             metrics.recordSigning(statuses, now: now)
             metrics.recordDegraded(monitor.isDegraded)
+            if let members { metrics.recordMembers(members.snapshot) }
             return text(.ok, metrics.render(), contentType: "text/plain; version=0.0.4")
         }
         router.get("zones") { _, _ -> Response in

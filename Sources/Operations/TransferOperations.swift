@@ -5,6 +5,7 @@ import DNSWire
 import DNSXfr
 import Foundation
 import Logging
+import Members
 import Synchronization
 import ZoneService
 
@@ -15,12 +16,16 @@ public final class ServingObserver: QueryObserver, Sendable {
     let metrics: DNSMetrics
     let logger: Logger
     let zoneService: ZoneService?
+    let memberProber: MemberProber?
     private let refusalLog = RefusalLog(interval: 60)
     private let rateLimitLog = RateLimitLog()
 
-    public init(metrics: DNSMetrics, zoneService: ZoneService?, logger: Logger) {
+    public init(
+        metrics: DNSMetrics, zoneService: ZoneService?, memberProber: MemberProber? = nil, logger: Logger
+    ) {
         self.metrics = metrics
         self.zoneService = zoneService
+        self.memberProber = memberProber
         self.logger = logger
     }
 
@@ -48,6 +53,22 @@ public final class ServingObserver: QueryObserver, Sendable {
                         ? "client over the response rate (log-only: answered)"
                         : "client over the response rate: limited",
                     metadata: ["prefix": "\(prefix)", "class": "\(responseClass)"])
+            }
+        case .memberUpdate(let client, let key, let changes, let refusal):
+            if let refusal {
+                if refusalLog.shouldLog("\(client) update", now: UInt64(time(nil))) {
+                    logger.warning(
+                        "member update refused: \(refusal)",
+                        metadata: ["client": "\(client)", "key": "\(key?.description ?? "none")"])
+                }
+            } else {
+                logger.info(
+                    "member update",
+                    metadata: [
+                        "client": "\(client)", "key": "\(key?.description ?? "none")",
+                        "changes": "\(changes.map(MemberProber.describe).joined(separator: "; "))",
+                    ])
+                memberProber?.probeNew()
             }
         case .transfer:
             break

@@ -8,6 +8,6 @@ struct Anydns: AsyncParsableCommand {
         commandName: "anydns",
         abstract: "An anycast-aware authoritative DNS server.",
         version: BuildInfo.description,
-        subcommands: [Serve.self, CheckZone.self, CheckConfig.self, Ctl.self]
+        subcommands: [Serve.self, CheckZone.self, CheckConfig.self, Ctl.self, Members.self]
     )
 }

@@ -22,15 +22,7 @@ struct Ctl: ParsableCommand {
             status of a site that is not ready) or the server cannot be reached.
             """)
 
-    @Option(name: .long, help: "Management HTTP as ADDR:PORT or [ADDR6]:PORT (default 127.0.0.1:8053).")
-    var management: String?
-
-    @Option(
-        name: .long,
-        help:
-            "Find the management HTTP in this configuration (management.address, or ANYDNS_MANAGEMENT, and management.http-port)."
-    )
-    var config: String?
+    @OptionGroup var target: ManagementTarget
 
     @Argument(help: "status, reload, zone-status, zone-reload, zone-refresh, zone-retransfer or zone-notify.")
     var command: String
@@ -39,9 +31,6 @@ struct Ctl: ParsableCommand {
     var zone: String?
 
     func validate() throws {
-        if let management, ListenAddress(management) == nil {
-            throw ValidationError("--management \(management): expected ADDR:PORT or [ADDR6]:PORT")
-        }
         let zoneCommands = ["zone-reload", "zone-refresh", "zone-retransfer", "zone-notify"]
         guard (["status", "reload", "zone-status"] + zoneCommands).contains(command) else {
             throw ValidationError(
@@ -53,26 +42,8 @@ struct Ctl: ParsableCommand {
         }
     }
 
-    /// `--management`, else the configuration's management address and HTTP port (as `serve`
-    /// finds them), else 127.0.0.1:8053.
-    func managementAddress() throws -> ListenAddress {
-        if let management { return ListenAddress(management)! }
-        guard let config else { return ListenAddress(host: "127.0.0.1", port: 8053) }
-        let configuration: Configuration
-        do {
-            configuration = try Configuration.load(path: config)
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode.failure
-        }
-        let host =
-            ProcessInfo.processInfo.environment["ANYDNS_MANAGEMENT"] ?? configuration.management.address
-            ?? "127.0.0.1"
-        return ListenAddress(host: host, port: UInt16(configuration.management.httpPort))
-    }
-
     func run() throws {
-        let address = try managementAddress()
+        let address = try target.address()
         let request: (method: String, path: String)
         switch command {
         case "status": request = ("GET", "/status")
@@ -82,11 +53,23 @@ struct Ctl: ParsableCommand {
             let action = command.dropFirst("zone-".count)
             request = ("POST", "/zones/\(absolute(zone!))/\(action)")
         }
-        switch HTTPClient.exchange(method: request.method, path: request.path, with: address, timeout: 10) {
+        try Self.show(
+            HTTPClient.exchange(method: request.method, path: request.path, with: address, timeout: 10),
+            from: address, failOn503: command != "status")
+    }
+
+    /// Prints a reply's body; exits 1 on an error status (after printing the body of a 503 when
+    /// `failOn503` is false: not ready is an answer) or when the server cannot be reached.
+    static func show(
+        _ result: Result<HTTPClient.Reply, HTTPClient.Problem>, from address: ListenAddress, failOn503: Bool
+    )
+        throws
+    {
+        switch result {
         case .success(let reply):
             if (200..<300).contains(reply.status) {
                 print(reply.body, terminator: reply.body.hasSuffix("\n") ? "" : "\n")
-            } else if command == "status" && reply.status == 503 {
+            } else if !failOn503 && reply.status == 503 {
                 // Not ready is an answer, not an error: show it, and say so in the exit status.
                 print(reply.body, terminator: reply.body.hasSuffix("\n") ? "" : "\n")
                 throw ExitCode.failure
@@ -173,5 +156,63 @@ enum HTTPClient {
             rest = rest[end...].dropFirst(2)
         }
         return out
+    }
+}
+
+/// Where the management HTTP of a running server is: `--management`, else where the
+/// configuration puts it (as `serve` finds it), else 127.0.0.1:8053.
+struct ManagementTarget: ParsableArguments {
+    @Option(name: .long, help: "Management HTTP as ADDR:PORT or [ADDR6]:PORT (default 127.0.0.1:8053).")
+    var management: String?
+
+    @Option(
+        name: .long,
+        help:
+            "Find the management HTTP in this configuration (management.address, or ANYDNS_MANAGEMENT, and management.http-port)."
+    )
+    var config: String?
+
+    func validate() throws {
+        if let management, ListenAddress(management) == nil {
+            throw ValidationError("--management \(management): expected ADDR:PORT or [ADDR6]:PORT")
+        }
+    }
+
+    func address() throws -> ListenAddress {
+        if let management { return ListenAddress(management)! }
+        guard let config else { return ListenAddress(host: "127.0.0.1", port: 8053) }
+        let configuration: Configuration
+        do {
+            configuration = try Configuration.load(path: config)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        let host =
+            ProcessInfo.processInfo.environment["ANYDNS_MANAGEMENT"] ?? configuration.management.address
+            ?? "127.0.0.1"
+        return ListenAddress(host: host, port: UInt16(configuration.management.httpPort))
+    }
+}
+
+/// `anydns members [SERVICE]`: the member table of a running server (README "Anycast services").
+struct Members: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "members",
+        abstract: "Print the member table of each anycast service (or of one) of a running anydns.",
+        discussion: "Exit status 0 on success, 1 for an unknown service or when the server cannot be reached."
+    )
+
+    @OptionGroup var target: ManagementTarget
+
+    @Argument(help: "The service name (default: every service).")
+    var service: String?
+
+    func run() throws {
+        let address = try target.address()
+        let path = service.map { "/members/\($0.hasSuffix(".") ? $0 : $0 + ".")" } ?? "/members"
+        try Ctl.show(
+            HTTPClient.exchange(method: "GET", path: path, with: address, timeout: 10), from: address,
+            failOn503: true)
     }
 }

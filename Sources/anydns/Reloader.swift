@@ -82,6 +82,7 @@ final class Reloader: Sendable {
             applied.udpWorkers = old.udpWorkers
             applied.udpWorkersChosenBy = old.udpWorkersChosenBy
             applied.transfers = old.transfers
+            applied.services = old.services
             applied.defenses = Self.keepingState(of: old, in: new)
             running.withLock { $0 = applied }
 
@@ -89,7 +90,8 @@ final class Reloader: Sendable {
             server.apply(
                 ServingSettings(
                     responder: Responder(
-                        identity: applied.identity, access: applied.access, defenses: applied.defenses),
+                        identity: applied.identity, access: applied.access, defenses: applied.defenses,
+                        members: serving.responder.members),
                     limits: applied.limits,
                     loadMeter: applied.cookiesRequiredAbove == old.cookiesRequiredAbove
                         ? serving.loadMeter : LoadMeter(threshold: applied.cookiesRequiredAbove)))

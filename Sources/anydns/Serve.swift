@@ -9,6 +9,7 @@ import DNSZone
 import Dispatch
 import Foundation
 import Logging
+import Members
 import Operations
 import Synchronization
 import ZoneService
@@ -143,14 +144,23 @@ struct Serve: AsyncParsableCommand {
         zoneService.start()
 
         let probeSource = SelfProbeSource()
+        let members = MemberTable(services: settings.services)
+        let memberProber = MemberProber(table: members, logger: logger)
+        let origins = settings.zones.map { $0.origin.lowercased() } + settings.transfers.secondaries.keys
+        for service in settings.services where !origins.contains(where: { service.name.isSubdomain(of: $0) })
+        {
+            logger.warning("service \(service.name) is in no zone served here: its queries are refused")
+        }
         let server: DNSServer
         do {
             server = try DNSServer(
                 addresses: settings.listen,
                 responder: Responder(
-                    identity: settings.identity, access: settings.access, defenses: settings.defenses),
+                    identity: settings.identity, access: settings.access, defenses: settings.defenses,
+                    members: members),
                 store: store, limits: settings.limits, udpWorkers: settings.udpWorkers, logger: logger,
-                observer: ServingObserver(metrics: metrics, zoneService: zoneService, logger: logger),
+                observer: ServingObserver(
+                    metrics: metrics, zoneService: zoneService, memberProber: memberProber, logger: logger),
                 loadMeter: LoadMeter(threshold: settings.cookiesRequiredAbove), selfProbe: probeSource)
         } catch {
             logger.critical("\(error)")
@@ -174,7 +184,7 @@ struct Serve: AsyncParsableCommand {
             metrics: metrics, server: server, probe: probe, logger: logger)
         let http = ManagementServer(
             address: settings.managementHTTP.host, port: Int(settings.managementHTTP.port), monitor: monitor,
-            metrics: metrics, dns: server, zoneService: zoneService,
+            metrics: metrics, dns: server, zoneService: zoneService, members: members,
             controls: ManagementControls(
                 reload: {
                     let outcome = runAtLowPriority { reloader.reloadConfiguration() }
@@ -230,6 +240,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         probe.start()
+        memberProber.start()
         monitor.transition(to: .ready)
         await httpTask.value
         withExtendedLifetime(signals) {}
@@ -282,6 +293,8 @@ struct Serve: AsyncParsableCommand {
         /// UDP queries per second above which a valid server cookie is required; 0 never.
         var cookiesRequiredAbove: Int
         var defencesReport: HealthDocument.Defences
+        /// Anycast services of the member table.
+        var services: [MemberService]
     }
 
     /// Every address DNS is served on, once each: the anycast addresses and `listen` entries (or
@@ -390,7 +403,8 @@ struct Serve: AsyncParsableCommand {
             transfers: try TransferSettings.zoneService(configuration, useConfiguredZones: zone.isEmpty),
             defenses: DefenceSettings.defences(configuration),
             cookiesRequiredAbove: configuration.cookies.requireUnderLoad,
-            defencesReport: DefenceSettings.health(configuration))
+            defencesReport: DefenceSettings.health(configuration),
+            services: try MemberSettings.services(configuration))
     }
 }
 
