@@ -73,8 +73,8 @@ public enum MemberUpdate {
             guard owner.isSubdomain(of: zone) else {
                 return .failure(.init(rcode: .notZone, reason: "\(owner) is outside zone \(zone)"))
             }
-            let where_ = owner.wire.withUnsafeBytes { services.classify($0) }
-            guard case .member(let index, let label) = where_ else {
+            let kind = owner.wire.withUnsafeBytes { services.classify($0) }
+            guard case .member(let index, let label) = kind else {
                 return .failure(
                     .init(rcode: .refused, reason: "\(owner) is not a member name (MEMBER._members.SERVICE)"))
             }
