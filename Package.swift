@@ -100,6 +100,7 @@ let package = Package(
             name: "FuzzQuery",
             dependencies: [
                 "FuzzSupport", "DNSWire", "DNSZone", "DNSAuth", "DNSGuard", "DNSResponder", "DNSXfr",
+                "Members",
             ],
             path: "Fuzz/FuzzQuery", exclude: ["zones"]),
         .executableTarget(

@@ -6,6 +6,7 @@ import DNSXfr
 import DNSZone
 import Foundation
 import FuzzSupport
+import Members
 
 /// The served zone: every kind of data the responder treats apart (README "Zones";
 /// RFC 1034 §4.3.2): CNAME chains and loops, DNAME (RFC 6672), wildcards (RFC 4592), a delegation
@@ -148,9 +149,21 @@ private struct Server: Sendable {
                 settings: RateLimitSettings(
                     responsesPerSecond: 5, slip: 2, exempt: [AddressPrefix("198.51.100.0/24")!],
                     tableSize: 1024)))
+        // A least-sessions service with two members, so member names, service answers and
+        // UPDATE (README "Anycast services") are reached too.
+        let members = MemberTable(services: [
+            MemberService(
+                name: DomainName("www.example.test.")!, anycast: [IPAddress("10.53.0.80")!],
+                keys: [key.name], policy: .leastSessions, probe: .none)
+        ])
+        members.apply([
+            MemberChange(service: 0, member: "a1", operation: .addAddress(IPAddress("192.0.2.10")!)),
+            MemberChange(service: 0, member: "a1", operation: .setSessions(3)),
+            MemberChange(service: 0, member: "a2", operation: .addAddress(IPAddress("2001:db8::11")!)),
+        ])
         responder = Responder(
             identity: ServerIdentity(identity: "fuzz-site", version: "fuzz"), access: access,
-            defenses: defenses)
+            defenses: defenses, members: members)
     }
 }
 

@@ -284,6 +284,15 @@ struct ProtocolEdgeTests {
         #expect(reply.header.opcode == Opcode(rawValue: 3))
     }
 
+    /// UPDATE (RFC 2136) changes only the member table; a server without one does not implement it.
+    @Test func updateWithoutServicesIsNOTIMP() throws {
+        var query = QueryBuilder("example.test.", .soa)
+        query.flags = 5 << 11
+        let reply = try Harness().ask(query)
+        #expect(reply.rcode == .notImp)
+        #expect(reply.header.opcode == .update)
+    }
+
     @Test func axfrOverUDPIsNotImplementedAndRefusedOverTCP() throws {
         let harness = try Harness()
         #expect(try harness.ask(QueryBuilder("example.test.", .axfr)).rcode == .notImp)

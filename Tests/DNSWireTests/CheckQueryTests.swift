@@ -172,8 +172,8 @@ struct CheckQueryTests {
     }
 
     @Test(
-        "an opcode other than QUERY and NOTIFY is NOTIMP, with the question end for the echo",
-        arguments: [1, 2, 3, 5, 15] as [UInt16])
+        "an opcode other than QUERY, NOTIFY and UPDATE is NOTIMP, with the question end for the echo",
+        arguments: [1, 2, 3, 6, 15] as [UInt16])
     func unknownOpcodeIsNotImp(opcode: UInt16) {
         var builder = plainQuery
         builder.flags = opcode << 11
@@ -181,9 +181,20 @@ struct CheckQueryTests {
         #expect(rejectedHeader(builder.bytes)?.opcode == Opcode(rawValue: UInt8(opcode)))
     }
 
+    /// UPDATE (RFC 2136) is read in full: the responder decides (NOTIMP without a member table).
+    @Test func updateIsReadInFull() {
+        var builder = plainQuery
+        builder.flags = 5 << 11
+        guard case .query(let query) = check(builder.bytes) else {
+            Issue.record("UPDATE not read")
+            return
+        }
+        #expect(query.id == 0x1234 && query.questionEnd == plainQuestionEnd)
+    }
+
     @Test(
         "an unknown opcode is NOTIMP even without a question (RFC 1035 §4.1.1), a known one FORMERR",
-        arguments: [1, 2, 3, 5, 15] as [UInt16])
+        arguments: [1, 2, 3, 6, 15] as [UInt16])
     func unknownOpcodeWithoutQuestionIsNotImp(opcode: UInt16) {
         var builder = plainQuery
         builder.flags = opcode << 11
