@@ -7,13 +7,14 @@
 #   make soak    ten minutes of valid load, hostile traffic and reloads: memory and descriptors flat (release build)
 #   make fuzz    libFuzzer + ASan on the query, zone file and configuration readers (README "Fuzzing")
 #   make fuzz-smoke   a short run of every fuzz target; fails on any crash
+#   make install the static release build and its deployment files under PREFIX (README "Installing")
 
 SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
 
 .PHONY: all deps test-deps build release stamp serve test unit-test integration-test lint format clean lab bench-reload bench \
-	soak fuzz fuzz-smoke fuzz-build
+	soak fuzz fuzz-smoke fuzz-build release-static install
 
 all: build
 
@@ -83,6 +84,21 @@ fuzz: fuzz-build
 
 fuzz-smoke: fuzz-build
 	FUZZ_RUNS=$(FUZZ_SMOKE_RUNS) ./scripts/run-fuzz.sh $(FUZZ_SCRATCH)/release "$(FUZZ_TARGETS)" $(FUZZ_FLAGS)
+
+# Packaging (README "Installing"). The deployable binary links the Swift standard library and
+# Foundation statically, so `make install` needs none of the toolchain's runtime.
+STATIC_SCRATCH ?= .build-static
+STATIC_BIN = $(CURDIR)/$(STATIC_SCRATCH)/release/anydns
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+# --disable-local-rpath: no $ORIGIN RUNPATH, so /usr/bin is never searched for libraries.
+release-static: deps stamp
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --scratch-path $(STATIC_SCRATCH) \
+	  --product anydns
+
+install: release-static
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" ./scripts/install.sh $(STATIC_BIN)
 
 clean:
 	rm -rf .build .build-fuzz
