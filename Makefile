@@ -47,8 +47,8 @@ format:
 unit-test: build
 	$(SWIFT) test
 
-integration-test: build test-deps
-	ANYDNS_BIN=$(ANYDNS_BIN) $(PYTHON) -m pytest -q Tests/Integration
+integration-test: build test-deps deb
+	ANYDNS_BIN=$(ANYDNS_BIN) ANYDNS_DEB=$(DEB) $(PYTHON) -m pytest -q Tests/Integration
 
 test: test-deps lint unit-test integration-test fuzz-smoke
 
