@@ -7,13 +7,15 @@
 #   make soak    ten minutes of valid load, hostile traffic and reloads: memory and descriptors flat (release build)
 #   make fuzz    libFuzzer + ASan on the query, zone file and configuration readers (README "Fuzzing")
 #   make fuzz-smoke   a short run of every fuzz target; fails on any crash
+#   make deb     the Debian package (.build/anydns_<version>_<arch>.deb), runs without the Swift toolchain
+#   make install the static release build and its deployment files under PREFIX (README "Installing")
 
 SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
 
 .PHONY: all deps test-deps build release stamp serve test unit-test integration-test lint format clean lab bench-reload bench \
-	soak fuzz fuzz-smoke fuzz-build
+	soak fuzz fuzz-smoke fuzz-build package-deps release-static install deb
 
 all: build
 
@@ -45,8 +47,8 @@ format:
 unit-test: build
 	$(SWIFT) test
 
-integration-test: build test-deps
-	ANYDNS_BIN=$(ANYDNS_BIN) $(PYTHON) -m pytest -q Tests/Integration
+integration-test: build test-deps deb
+	ANYDNS_BIN=$(ANYDNS_BIN) ANYDNS_DEB=$(DEB) $(PYTHON) -m pytest -q Tests/Integration
 
 test: test-deps lint unit-test integration-test fuzz-smoke
 
@@ -83,6 +85,31 @@ fuzz: fuzz-build
 
 fuzz-smoke: fuzz-build
 	FUZZ_RUNS=$(FUZZ_SMOKE_RUNS) ./scripts/run-fuzz.sh $(FUZZ_SCRATCH)/release "$(FUZZ_TARGETS)" $(FUZZ_FLAGS)
+
+# Packaging (README "Installing"). The deployable binary links the Swift standard library and
+# Foundation statically, so neither the package nor `make install` needs the toolchain's runtime.
+# The version is BuildInfo.version (Sources/Operations/BuildInfo.swift), not repeated here.
+VERSION := $(shell sed -n 's/^ *public static let version = "\(.*\)"$$/\1/p' Sources/Operations/BuildInfo.swift)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+STATIC_SCRATCH ?= .build-static
+STATIC_BIN = $(CURDIR)/$(STATIC_SCRATCH)/release/anydns
+DEB = $(CURDIR)/.build/anydns_$(VERSION)_$(DEB_ARCH).deb
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+package-deps:
+	./scripts/install-deps.sh package
+
+# --disable-local-rpath: no $ORIGIN RUNPATH, so /usr/bin is never searched for libraries.
+release-static: deps stamp
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --scratch-path $(STATIC_SCRATCH) \
+	  --product anydns
+
+install: release-static
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" ./scripts/install.sh $(STATIC_BIN)
+
+deb: package-deps release-static
+	./scripts/build-deb.sh $(STATIC_BIN) $(CURDIR)/.build
 
 clean:
 	rm -rf .build .build-fuzz

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Installs what anydns needs on Debian 12, for a purpose:
-#   build  libldns-dev, libsodium-dev and pkg-config (to build and serve)
-#   test   the above plus the test clients and reference servers (dig, kdig, delv, NSD, Knot,
-#          pytest, dnspython), ldnsutils (ldns-keygen and ldns-signzone sign the DNSSEC test
-#          zones, ldns-verify-zone checks them), python3-cryptography (dnspython re-signs the
-#          NSEC3 opt-out chain) and dnsperf for the benchmark smoke test
+#   build    libldns-dev, libsodium-dev and pkg-config (to build and serve)
+#   package  the above plus dpkg-dev (dpkg-shlibdeps computes the .deb's Depends: make deb)
+#   test     the above plus the test clients and reference servers (dig, kdig, delv, NSD, Knot,
+#            pytest, dnspython), ldnsutils (ldns-keygen and ldns-signzone sign the DNSSEC test
+#            zones, ldns-verify-zone checks them), python3-cryptography (dnspython re-signs the
+#            NSEC3 opt-out chain), dnsperf for the benchmark smoke test, and for the package test
+#            (test_package.py: the .deb installed in a throw-away root) dpkg-dev, util-linux
+#            (unshare, nsenter, setpriv), iproute2 and curl
 # Only packages that are missing are installed. Needs root for apt-get; otherwise prints the command.
 set -euo pipefail
 
 purpose=${1:-build}
 packages=(libldns-dev libsodium-dev pkg-config)
+if [ "$purpose" = package ] || [ "$purpose" = test ]; then
+    packages+=(dpkg-dev)
+fi
 if [ "$purpose" = test ]; then
     packages+=(bind9-dnsutils knot-dnsutils nsd knot python3 python3-pytest python3-dnspython dnsperf
-        util-linux iproute2 ldnsutils python3-cryptography)
+        util-linux iproute2 ldnsutils python3-cryptography curl)
 fi
 
 missing=()
