@@ -234,7 +234,7 @@ struct Serve: AsyncParsableCommand {
                 monitor.transition(to: .stopped)
                 server.stop()
                 probe.stop()
-                httpTask.cancel()
+                memberProber.stop()
                 logger.notice("stopped")
                 terminateProcess(0)
             }
@@ -243,7 +243,10 @@ struct Serve: AsyncParsableCommand {
         memberProber.start()
         monitor.transition(to: .ready)
         await httpTask.value
-        withExtendedLifetime(signals) {}
+        // Only reached if the management HTTP stops by itself; the drain ends the process with
+        // terminateProcess, never by returning here, so nothing is torn down under a running
+        // timer or queue.
+        withExtendedLifetime((signals, probe, memberProber, reloader)) {}
     }
 
     /// The monitor's entries for the secondary zones: where each is transferred from.
