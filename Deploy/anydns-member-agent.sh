@@ -1,6 +1,7 @@
 #!/bin/sh
 # anydns member agent: keeps this host in an anycast service's member table at its site's anydns
-# (README "Anycast services and members", Deploy/README.md walkthrough).
+# (README "Anycast services: the .any member table"; Deploy/README.md "Anycast services and
+# members").
 #
 # A member host of service S (e.g. www.njust.edu.any.) runs this next to the service itself. It
 #   1. joins: one RFC 2136 UPDATE, signed with TSIG (RFC 8945), that adds M._members.S A/AAAA with

@@ -14,11 +14,11 @@
 #                        |  \                |  \
 #                 mem-a1 10.80.1.1  mem-a2 .2   mem-b1 10.80.2.1  mem-b2 .2         (member hosts)
 #
-# plus the anycast service www.njust.edu.any. (README "Anycast services and members"): its own
-# anycast address 10.53.0.80 on every member's lo, a web server on port 80 in each member, two
-# members behind site A and two behind site B, each running Deploy/anydns-member-agent.sh against
-# its own site's anydns (join, session reports, leave); every site's ExaBGP announces 10.53.0.80/32
-# only while that site's /services/www.njust.edu.any/readyz is 200.
+# plus the anycast service www.njust.edu.any. (Deploy/README.md "Anycast services and members"):
+# its own anycast address 10.53.0.80 on every member's lo, a web server on port 80 in each member,
+# two members behind site A and two behind site B, each running Deploy/anydns-member-agent.sh
+# against its own site's anydns (join, session reports, leave); every site's ExaBGP announces
+# 10.53.0.80/32 only while that site's /services/www.njust.edu.any/readyz is 200.
 #
 # then runs the scenario against a continuous query stream from the client to 10.53.0.1:
 # converge on site A, planned drain of A (no query lost), kill -9 of B (C takes over; gap and

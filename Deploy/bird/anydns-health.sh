@@ -12,7 +12,7 @@
 #
 # Usage: anydns-health.sh [READYZ_URL [PROTOCOL]]   (arguments win over the environment)
 # One instance per route: the DNS address (/readyz, anydns_anycast) and each anycast service
-# (README "Anycast services and members"), e.g.
+# (Deploy/README.md "Anycast services and members"), e.g.
 #   anydns-health.sh http://198.51.100.11:8053/services/www.njust.edu.any/readyz anydns_www
 # announces the service's address (the static protocol anydns_www in Deploy/bird/bird.conf) only
 # while this site has a reachable member of www.njust.edu.any., independently of the DNS route.
