@@ -969,7 +969,7 @@ else
     ok=FAIL
     obs+=("+4 to a2: a2 $(member_txt a2), A answers $(service_at a);")
 fi
-member_sessions_are a2 5 || ok=FAIL
+wait_for 5 "member a2 reporting sessions=5" member_sessions_are a2 5 || ok=FAIL
 for s in a b; do # what the operator sees (after the table)
     MEMBERS_SHOWN+="site $s: anydns members $SERVICE --management ${MGMT[$s]}:8053"$'\n'
     MEMBERS_SHOWN+="$(in_ns "site-$s" "${ANYDNS_CMD[@]}" members "$SERVICE" --management "${MGMT[$s]}:8053" 2>&1)"$'\n'
