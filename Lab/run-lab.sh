@@ -11,6 +11,14 @@
 #                        site-a .11       site-b .12        site-c .13       (management addresses)
 #                        lo 10.53.0.1     lo 10.53.0.1      lo 10.53.0.1     (the anycast address)
 #                        anydns + ExaBGP healthcheck on /readyz, AS 65053, MED 100 / 200 / 300
+#                        |  \                |  \
+#                 mem-a1 10.80.1.1  mem-a2 .2   mem-b1 10.80.2.1  mem-b2 .2         (member hosts)
+#
+# plus the anycast service www.njust.edu.any. (Deploy/README.md "Anycast services and members"):
+# its own anycast address 10.53.0.80 on every member's lo, a web server on port 80 in each member,
+# two members behind site A and two behind site B, each running Deploy/anydns-member-agent.sh
+# against its own site's anydns (join, session reports, leave); every site's ExaBGP announces
+# 10.53.0.80/32 only while that site's /services/www.njust.edu.any/readyz is 200.
 #
 # then runs the scenario against a continuous query stream from the client to 10.53.0.1:
 # converge on site A, planned drain of A (no query lost), kill -9 of B (C takes over; gap and
@@ -19,6 +27,11 @@
 # change on the primary reaches every site by NOTIFY + IXFR (seconds to the last site measured),
 # the primary unreachable for a while (the sites keep serving), and site A cut off from the
 # primary until lab.test. expires there (A withdraws, 0 queries lost, B and C keep the route);
+# then the members: they join (A and B announce 10.53.0.80/32, C does not), least-sessions
+# answers follow the session counts the agents report (counts changed by holding TCP sessions
+# from the client), every member of A leaves (A withdraws 10.53.0.80/32 but keeps 10.53.0.1/32;
+# the time from the last leave to the withdrawal is measured; the client's connections to
+# 10.53.0.80 reach B's members), and one member of A joins again (A announced again);
 # and prints a table. Exit status 0 only if every expectation held. Everything it creates is
 # removed on exit, whatever happens; running it again right away works.
 #
@@ -47,7 +60,7 @@ STREAM_INTERVAL=0.02
 STREAM_TIMEOUT=0.3
 
 SITES=(a b c)
-NAMESPACES=(router client primary site-a site-b site-c)
+NAMESPACES=(router client primary site-a site-b site-c mem-a1 mem-a2 mem-b1 mem-b2)
 PRIMARY=192.0.2.53
 PRIMARY_GW=192.0.2.1
 COOKIE_SECRET=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')  # every site's cookies.secret
@@ -59,6 +72,22 @@ declare -A RTR=([a]=198.51.100.1 [b]=198.51.100.2 [c]=198.51.100.3)     # router
 declare -A MED=([a]=100 [b]=200 [c]=300)                                # lower MED wins
 declare -A ANYDNS_PID=() ANNOUNCER_PIDS=()
 OTHER_PIDS=()
+# The anycast service and its members (Deploy/README.md "Anycast services and members")
+SERVICE=www.njust.edu.any.
+SERVICE_ANYCAST=10.53.0.80 # in Zones/any.zone too: the answer when a site has no reachable member
+SERVICE_PORT=80            # the members' web servers; anydns probes it (probe: tcp:80)
+MEMBER_KEY_NAME=www-members # the service's TSIG key (RFC 8945) for the members' updates
+MEMBER_KEY_SECRET=$(head -c 32 /dev/urandom | base64)
+MEMBER_INTERVAL=1 # seconds between an agent's reports
+MEMBER_LEASE=5    # seconds without a report before anydns drops a member
+MEMBERS=(a1 a2 b1 b2)
+declare -A MEMBER_SITE=([a1]=a [a2]=a [b1]=b [b2]=b)
+declare -A MEMBER_ADDR=([a1]=10.80.1.1 [a2]=10.80.1.2 [b1]=10.80.2.1 [b2]=10.80.2.2)
+declare -A MEMBER_GW=([a1]=10.80.1.101 [a2]=10.80.1.102 [b1]=10.80.2.101 [b2]=10.80.2.102) # site end
+declare -A MEMBER_NET=([a]=10.80.1.0/24 [b]=10.80.2.0/24)                                  # per site
+declare -A AGENT_PID=()
+HOLD_PIDS=() # the client's idle TCP sessions to members
+MEMBERS_SHOWN=
 STREAM_PID=
 STREAM_OUT=$LAB_DIR/client/stream.tsv
 
@@ -136,6 +165,10 @@ print_table() {
             }
         }'
     echo "gap = time from the phase's action to the first answer from the expected site"
+    echo "      member phases: least-sessions = from the change of counts to the new answer; members leave ="
+    echo "      from the last leave to the router's withdrawal of $SERVICE_ANYCAST/32; rejoin = from the agent's"
+    echo "      start to the route; a member dies = from the kill to the member's removal"
+    [ -z "$MEMBERS_SHOWN" ] || printf '\n%s\n' "$MEMBERS_SHOWN"
     echo "logs and configs: $LAB_DIR"
 }
 
@@ -175,6 +208,8 @@ cleanup() {
     print_table
     log "cleaning up"
     {
+        # agents first, while anydns still answers their leave (bounded by their -T 2)
+        kill_pids "${AGENT_PID[@]}" "${HOLD_PIDS[@]}"
         # anydns would take its lame-duck period over SIGTERM: no need here
         for p in "${ANYDNS_PID[@]}"; do [ -z "$p" ] || kill -KILL "$p" 2>/dev/null || true; done
         kill_pids "$STREAM_PID" "${ANNOUNCER_PIDS[@]}" # announcers first: they withdraw ...
@@ -229,6 +264,8 @@ else
 fi
 "${ANYDNS_CMD[@]}" serve --help 2>&1 | grep -q -- --management ||
     die "$ANYDNS_SOURCE serve --help does not offer --management: too old a binary for the lab"
+"${ANYDNS_CMD[@]}" members --help >/dev/null 2>&1 ||
+    die "$ANYDNS_SOURCE has no 'members' command: too old a binary for the lab (anycast services, issue 13)"
 
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -267,6 +304,33 @@ ip -n primary link set pri-r up
 ip -n primary route add default via "$PRIMARY_GW"
 ip -n client route add "$ANYCAST/32" via "$CLIENT_GW"      # the anycast service ...
 ip -n client route add 198.51.100.0/24 via "$CLIENT_GW"    # ... and the operator's view of sites
+ip -n client route add "$SERVICE_ANYCAST/32" via "$CLIENT_GW" # the anycast web service ...
+ip -n client route add 10.80.0.0/16 via "$CLIENT_GW"          # ... and its members' unicast addresses
+
+# member hosts of the anycast service, each behind its site on a point-to-point link like the
+# sites' own (site end MEMBER_GW, member end MEMBER_ADDR), with the service's anycast address on
+# lo (Deploy/anycast-address.sh, as at the sites). A site forwards 10.53.0.80 to its members
+# (a multipath route, hashed per flow), and the router reaches members' unicast addresses through
+# their site (static routes: only the anycast addresses are learnt by BGP).
+for s in a b; do ip netns exec "site-$s" sysctl -qw net.ipv4.ip_forward=1; done
+for m in "${MEMBERS[@]}"; do
+    s=${MEMBER_SITE[$m]}
+    ip -n "site-$s" link add "s-$m" type veth peer name "$m-s" netns "mem-$m"
+    ip -n "site-$s" addr add "${MEMBER_GW[$m]}/32" peer "${MEMBER_ADDR[$m]}/32" dev "s-$m"
+    ip -n "mem-$m" addr add "${MEMBER_ADDR[$m]}/32" peer "${MEMBER_GW[$m]}/32" dev "$m-s"
+    ip -n "site-$s" link set "s-$m" up
+    ip -n "mem-$m" link set "$m-s" up
+    ip -n "mem-$m" route add default via "${MEMBER_GW[$m]}" dev "$m-s"
+    ip netns exec "mem-$m" "$DEPLOY/anycast-address.sh" add "$SERVICE_ANYCAST/32" >/dev/null
+done
+for s in a b; do
+    hops=()
+    for m in "${MEMBERS[@]}"; do
+        [ "${MEMBER_SITE[$m]}" = "$s" ] && hops+=(nexthop via "${MEMBER_ADDR[$m]}" dev "s-$m")
+    done
+    ip -n "site-$s" route add "$SERVICE_ANYCAST/32" "${hops[@]}"
+    ip -n router route add "${MEMBER_NET[$s]}" via "${MGMT[$s]}" dev "r-$s"
+done
 
 # ---------------------------------------------------------------- configuration and zones
 cat >"$LAB_DIR/anydns.yaml" <<EOF
@@ -282,6 +346,9 @@ keys:
   - name: transfer
     algorithm: hmac-sha256
     secret: $TSIG_SECRET
+  - name: $MEMBER_KEY_NAME # members of $SERVICE sign their updates with it
+    algorithm: hmac-sha256
+    secret: $MEMBER_KEY_SECRET
 remotes:
   - name: hidden-primary
     address: [$PRIMARY:53]
@@ -299,6 +366,15 @@ zones:
   - origin: lab.test.
     primaries: [hidden-primary]
     allow-notify: [primary-notify]
+# The anycast service of the member phases: members behind sites A and B join with
+# Deploy/anydns-member-agent.sh; site C has none and never announces $SERVICE_ANYCAST.
+services:
+  - name: $SERVICE
+    anycast: [$SERVICE_ANYCAST]
+    keys: [$MEMBER_KEY_NAME]
+    policy: least-sessions
+    probe: tcp:$SERVICE_PORT
+    lease: $MEMBER_LEASE
 lame-duck: $LAME_DUCK
 health:
   probe-interval: 0.5
@@ -367,10 +443,13 @@ start_exabgp() { # the deployment's ExaBGP config, rendered for this site
     sed -e "s/198\.51\.100\.11/${MGMT[$s]}/g" \
         -e "s/^neighbor 198\.51\.100\.1 /neighbor ${RTR[$s]} /" \
         -e "s/--up-metric 100;/--up-metric ${MED[$s]};/" \
-        -e "s/--name anydns /--name anydns-$s --no-syslog /" \
+        -e "s/--name \(anydns[a-z-]*\) /--name \1-$s --no-syslog /" \
         "$DEPLOY/exabgp/exabgp.conf" >"$dir/exabgp.conf"
+    # both healthchecks: the DNS address on /readyz, the service's on /services/NAME/readyz
     if ! { grep -q "local-address ${MGMT[$s]};" "$dir/exabgp.conf" && grep -q "^neighbor ${RTR[$s]} " "$dir/exabgp.conf" &&
-        grep -q -- "--up-metric ${MED[$s]};" "$dir/exabgp.conf" && grep -q -- "--no-syslog" "$dir/exabgp.conf"; }; then
+        [ "$(grep -c -- "--up-metric ${MED[$s]};" "$dir/exabgp.conf")" = 2 ] &&
+        [ "$(grep -c -- "--name anydns[a-z-]*-$s --no-syslog " "$dir/exabgp.conf")" = 2 ] &&
+        grep -q "http://${MGMT[$s]}:8053/services/${SERVICE%.}/readyz.* --ip $SERVICE_ANYCAST/32 " "$dir/exabgp.conf"; }; then
         die "could not render Deploy/exabgp/exabgp.conf for site $s (was it changed?)"
     fi
     # ExaBGP settings by environment: stay in the foreground, log to stdout, no CLI pipes, keep
@@ -389,7 +468,8 @@ start_bird_site() { # the deployment's BIRD config + anydns-health.sh, rendered 
         -e "s/^define SITE_MED = 100;/define SITE_MED = ${MED[$s]};/" \
         -e "s/^log syslog all;/log stderr all;/" \
         "$DEPLOY/bird/bird.conf" >"$dir/bird.conf"
-    if ! { grep -q "neighbor ${RTR[$s]} as" "$dir/bird.conf" && grep -q "SITE_MED = ${MED[$s]};" "$dir/bird.conf"; }; then
+    if ! { grep -q "neighbor ${RTR[$s]} as" "$dir/bird.conf" && grep -q "SITE_MED = ${MED[$s]};" "$dir/bird.conf" &&
+        grep -q "route $SERVICE_ANYCAST/32 via" "$dir/bird.conf"; }; then
         die "could not render Deploy/bird/bird.conf for site $s (was it changed?)"
     fi
     bird -p -c "$dir/bird.conf" || die "BIRD rejects the rendered Deploy/bird/bird.conf"
@@ -400,6 +480,98 @@ start_bird_site() { # the deployment's BIRD config + anydns-health.sh, rendered 
     ip netns exec "site-$s" env READYZ_URL="http://${MGMT[$s]}:8053/readyz" BIRD_SOCKET="$dir/bird.ctl" \
         "$DEPLOY/bird/anydns-health.sh" >"$dir/health.log" 2>&1 &
     ANNOUNCER_PIDS[$s]=$!
+    # the anycast service: a second checker, URL and protocol as arguments
+    ip netns exec "site-$s" env BIRD_SOCKET="$dir/bird.ctl" "$DEPLOY/bird/anydns-health.sh" \
+        "http://${MGMT[$s]}:8053/services/${SERVICE%.}/readyz" anydns_www >"$dir/health-www.log" 2>&1 &
+    ANNOUNCER_PIDS[$s-www]=$!
+}
+
+# ---- the anycast service's members
+start_member_web() { # the member's service: a web server on port 80 saying which member it is
+    local m=$1 dir=$LAB_DIR/mem-$1
+    mkdir -p "$dir/www"
+    echo "member $m ${MEMBER_ADDR[$m]} behind site-${MEMBER_SITE[$m]}" >"$dir/www/index.html"
+    ip netns exec "mem-$m" "$PY" -m http.server "$SERVICE_PORT" --bind 0.0.0.0 --directory "$dir/www" \
+        >"$dir/web.log" 2>&1 &
+    OTHER_PIDS+=($!)
+}
+web_listening() { in_ns "mem-$1" ss -Htln "( sport = :$SERVICE_PORT )" | grep -q .; }
+start_agent() { # Deploy/anydns-member-agent.sh in the member, against its own site's anydns
+    local m=$1 s=${MEMBER_SITE[$1]}
+    ip netns exec "mem-$m" env MEMBER_KEY="hmac-sha256:$MEMBER_KEY_NAME:$MEMBER_KEY_SECRET" \
+        "$DEPLOY/anydns-member-agent.sh" --server "${MGMT[$s]}" --port 53 --service "$SERVICE" \
+        --member "$m" --address "${MEMBER_ADDR[$m]}" --local-port "$SERVICE_PORT" \
+        --interval "$MEMBER_INTERVAL" --timeout 2 >>"$LAB_DIR/mem-$m/agent.log" 2>&1 &
+    AGENT_PID[$m]=$!
+}
+stop_agent() { # stop_agent MEMBER: SIGTERM (the agent leaves), wait; its exit status
+    local m=$1 rc=0
+    kill -TERM "${AGENT_PID[$m]}"
+    wait "${AGENT_PID[$m]}" || rc=$?
+    AGENT_PID[$m]=
+    return "$rc"
+}
+# hold_sessions ADDR COUNT: COUNT idle TCP sessions from the client to ADDR:80 until killed; the
+# member's agent counts them (ss, established, local port 80) and reports them to its site
+hold_sessions() {
+    ip netns exec client "$PY" -c '
+import signal, socket, sys
+address, count, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+held = [socket.create_connection((address, port), timeout=2) for _ in range(count)]
+print("holding", count, "sessions to", address, flush=True)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+signal.pause()' "$1" "$2" "$SERVICE_PORT" >>"$LAB_DIR/client/sessions.log" 2>&1 &
+    HOLD_PIDS+=($!)
+}
+member_txt() { # member_txt MEMBER: the TXT of M._members.S at its site ("sessions=N" "reachable=yes")
+    in_ns client dig +short +tries=1 +timeout=1 "@${MGMT[${MEMBER_SITE[$1]}]}" "$1._members.$SERVICE" TXT | tr '\n' ' '
+}
+member_joined() { in_ns client dig +short +tries=1 +timeout=1 "@${MGMT[${MEMBER_SITE[$1]}]}" "$1._members.$SERVICE" A | grep -qx "${MEMBER_ADDR[$1]}"; }
+member_gone() { # no A left for M._members.S at its site (and the server answered)
+    local out
+    out=$(in_ns client dig +tries=1 +timeout=1 "@${MGMT[${MEMBER_SITE[$1]}]}" "$1._members.$SERVICE" A) || return 1
+    grep -q "status: NOERROR\|status: NXDOMAIN" <<<"$out" && ! grep -q "^$1._members.*[[:space:]]A[[:space:]]" <<<"$out"
+}
+member_sessions_are() { member_txt "$1" | grep -q "\"sessions=$2\""; }
+member_reachable() { member_txt "$1" | grep -q '"reachable=yes"'; }
+service_at() { # service_at SITE: the A answers for the service at the site's management address
+    in_ns client dig +short +tries=1 +timeout=1 "@${MGMT[$1]}" "$SERVICE" A | paste -sd' '
+}
+# answers_are SITE ADDR [N]: N (5) queries at SITE all answer exactly ADDR
+answers_are() {
+    local i
+    for ((i = 0; i < ${3:-5}; i++)); do [ "$(service_at "$1")" = "$2" ] || return 1; done
+}
+member_of() { # member_of ADDR: the member whose unicast address is ADDR (or ADDR)
+    local m
+    for m in "${MEMBERS[@]}"; do [ "${MEMBER_ADDR[$m]}" = "$1" ] && { echo "$m"; return; }; done
+    echo "$1"
+}
+service_readyz() { # service_readyz SITE -> HTTP code of /services/NAME/readyz (body in a file)
+    in_ns "site-$1" curl -sS --noproxy '*' --max-time 1 -o "$LAB_DIR/site-$1/service-readyz.body" \
+        -w '%{http_code}' "http://${MGMT[$1]}:8053/services/${SERVICE%.}/readyz" 2>/dev/null || true
+}
+service_ready() { [ "$(service_readyz "$1")" = 200 ]; }
+service_not_ready() { local c; c=$(service_readyz "$1"); [ -n "$c" ] && [ "$c" != 200 ]; }
+route_from() { birdc_router show route "$1/32" protocol "site_$2" | grep -q "$1/32"; }  # route_from PREFIX SITE
+no_route_from() { ! birdc_router show route "$1/32" protocol "site_$2" | grep -q "$1/32"; }
+service_kernel_via() { ip -n router route show "$SERVICE_ANYCAST/32" | grep -q "via ${MGMT[$1]} "; }
+routes_of() { # routes_of PREFIX: the sites the router has PREFIX from, e.g. "A B C"
+    birdc_router show route "$1/32" | grep -o '\[site_[a-c] ' | cut -c7 | tr '[:lower:]' '[:upper:]' | sort | paste -sd' '
+}
+web_get() { # web_get ADDR: the body of http://ADDR/ from the client ("member b1 ..."), first line
+    in_ns client curl -sS --noproxy '*' --max-time 1 "http://$1:$SERVICE_PORT/" 2>/dev/null | head -n 1
+}
+web_lands_on_site() { web_get "$SERVICE_ANYCAST" | grep -q "behind site-$1\$"; }
+# bird_event_after T PATTERN: epoch time of the router's first BIRD log line after T matching PATTERN
+bird_event_after() {
+    local line stamp t
+    while IFS= read -r line; do
+        stamp=${line:0:23}
+        t=$(date -d "$stamp" +%s.%N 2>/dev/null) || continue
+        if le "$1" "$t"; then echo "$t"; return 0; fi
+    done < <(grep -- "$2" "$LAB_DIR/router/bird.log")
+    return 1
 }
 
 log "starting Knot DNS as the hidden primary ($PRIMARY)"
@@ -416,6 +588,12 @@ ip netns exec router bird -f -c "$HERE/router-bird.conf" -s "$LAB_DIR/router/bir
     >"$LAB_DIR/router/bird.log" 2>&1 &
 OTHER_PIDS+=($!)
 wait_for 10 "router BIRD control socket" birdc_router show status || die "router BIRD did not start"
+
+log "starting the members' web servers (port $SERVICE_PORT; their agents start in the member phases)"
+for m in "${MEMBERS[@]}"; do start_member_web "$m"; done
+for m in "${MEMBERS[@]}"; do
+    wait_for 10 "member $m web server listening" web_listening "$m" || die "member $m's web server did not start: $(tail -3 "$LAB_DIR/mem-$m/web.log")"
+done
 
 T_START=$(now)
 for s in "${SITES[@]}"; do
@@ -718,6 +896,201 @@ EXPIRE_OBS="${obs[*]}"
 EXPIRE_OK=$ok
 EXPIRE_GAP=$gap
 
+# ---------------------------------------------------------------- phase 8: the members join
+# Deploy/anydns-member-agent.sh in every member host, against its own site's anydns: A and B
+# get two members each and announce the service's address; C has none and does not.
+T_JOIN=$(now)
+log "phase members join: agents for ${MEMBERS[*]} (service $SERVICE, report every ${MEMBER_INTERVAL}s)"
+for m in "${MEMBERS[@]}"; do start_agent "$m"; done
+obs=()
+ok=PASS
+for m in "${MEMBERS[@]}"; do
+    wait_for 10 "member $m in site ${MEMBER_SITE[$m]}'s table" member_joined "$m" || { ok=FAIL; obs+=("$m never joined: $(tail -1 "$LAB_DIR/mem-$m/agent.log");"); }
+done
+obs+=("a1 a2 in A's table, b1 b2 in B's after $(elapsed "$T_JOIN" "$(now)")s;")
+for m in "${MEMBERS[@]}"; do
+    wait_for 10 "member $m reachable (probe tcp:$SERVICE_PORT)" member_reachable "$m" || { ok=FAIL; obs+=("$m not reachable: $(member_txt "$m");"); }
+done
+for s in a b; do
+    wait_for 10 "router route $SERVICE_ANYCAST/32 from site $s" route_from "$SERVICE_ANYCAST" "$s" || { ok=FAIL; obs+=("no $SERVICE_ANYCAST from $s;"); }
+done
+wait_for 10 "kernel route for $SERVICE_ANYCAST via site a" service_kernel_via a || { ok=FAIL; obs+=("kernel $SERVICE_ANYCAST not via A;"); }
+obs+=("$SERVICE_ANYCAST/32 from $(routes_of "$SERVICE_ANYCAST") at the router after $(elapsed "$T_JOIN" "$(now)")s, kernel via A;")
+c_code=$(service_readyz c)
+obs+=("/services/${SERVICE%.}/readyz A $(service_readyz a), B $(service_readyz b), C $c_code;")
+if [ "$c_code" != 503 ] || ! no_route_from "$SERVICE_ANYCAST" c; then ok=FAIL; obs+=("C announces $SERVICE_ANYCAST;"); fi
+wait_for 5 "GET http://$SERVICE_ANYCAST/ landing on site A's members" web_lands_on_site a || ok=FAIL
+obs+=("GET http://$SERVICE_ANYCAST/ from the client: \"$(web_get "$SERVICE_ANYCAST")\";")
+JOIN_OBS="${obs[*]}"
+JOIN_OK=$ok
+
+# ---------------------------------------------------------------- phase 9: least-sessions answers
+# The client holds idle TCP sessions to members' unicast addresses; each agent counts them with
+# ss and reports them; the site answers $SERVICE with its member of fewest sessions (TTL 5).
+T_LEAST=$(now)
+obs=()
+ok=PASS
+for m in "${MEMBERS[@]}"; do
+    wait_for 5 "member $m reporting sessions=0" member_sessions_are "$m" 0 || { ok=FAIL; obs+=("$m: $(member_txt "$m");"); }
+done
+# a tie (0 and 0): the answers should spread over both of A's members
+declare -A seen=()
+for ((i = 0; i < 20; i++)); do
+    answer=$(service_at a)
+    answer=${answer:-none}
+    seen[$answer]=$((${seen[$answer]:-0} + 1))
+done
+tie=()
+for answer in "${!seen[@]}"; do tie+=("$(member_of "$answer") ${seen[$answer]}"); done
+obs+=("all at 0 sessions: A answered $(printf '%s\n' "${tie[@]}" | sort | paste -sd, | sed 's/,/, /g') of 20;")
+[ "${seen[${MEMBER_ADDR[a1]}]:-0}" -gt 0 ] && [ "${seen[${MEMBER_ADDR[a2]}]:-0}" -gt 0 ] || ok=FAIL
+log "phase least-sessions: the client holds 3 sessions to a1, 1 to a2, 2 to b1, none to b2"
+hold_sessions "${MEMBER_ADDR[a1]}" 3
+hold_sessions "${MEMBER_ADDR[a2]}" 1
+hold_sessions "${MEMBER_ADDR[b1]}" 2
+for spec in a1:3 a2:1 b1:2 b2:0; do
+    wait_for 10 "member ${spec%:*} reporting sessions=${spec#*:}" member_sessions_are "${spec%:*}" "${spec#*:}" ||
+        { ok=FAIL; obs+=("${spec%:*}: $(member_txt "${spec%:*}");"); }
+done
+if wait_for 5 "A answering a2" answers_are a "${MEMBER_ADDR[a2]}" && wait_for 5 "B answering b2" answers_are b "${MEMBER_ADDR[b2]}"; then
+    obs+=("a1=3 a2=1 -> A answers a2 (5 of 5), b1=2 b2=0 -> B answers b2 (5 of 5);")
+else
+    ok=FAIL
+    obs+=("a1=3 a2=1: A answers $(service_at a), b1=2 b2=0: B answers $(service_at b);")
+fi
+T_CHANGE=$(now)
+log "phase least-sessions: 4 more sessions to a2 (a2=5, a1=3)"
+hold_sessions "${MEMBER_ADDR[a2]}" 4
+gap=-
+if wait_for 10 "A answering a1" answers_are a "${MEMBER_ADDR[a1]}"; then
+    gap=$(elapsed "$T_CHANGE" "$(now)")
+    obs+=("+4 sessions to a2 -> a2 $(member_txt a2 | awk '{ print $1 }' | tr -d '"') -> A answers a1 (5 of 5) ${gap}s after the change;")
+else
+    ok=FAIL
+    obs+=("+4 to a2: a2 $(member_txt a2), A answers $(service_at a);")
+fi
+wait_for 5 "member a2 reporting sessions=5" member_sessions_are a2 5 || ok=FAIL
+for s in a b; do # what the operator sees (after the table)
+    MEMBERS_SHOWN+="site $s: anydns members $SERVICE --management ${MGMT[$s]}:8053"$'\n'
+    MEMBERS_SHOWN+="$(in_ns "site-$s" "${ANYDNS_CMD[@]}" members "$SERVICE" --management "${MGMT[$s]}:8053" 2>&1)"$'\n'
+    in_ns client curl -sS --max-time 2 "http://${MGMT[$s]}:8053/services" >"$LAB_DIR/site-$s/services.json" 2>&1 || true
+    in_ns client curl -sS --max-time 2 "http://${MGMT[$s]}:8053/metrics" >"$LAB_DIR/site-$s/metrics-members.txt" 2>&1 || true
+done
+LEAST_OBS="${obs[*]}"
+LEAST_OK=$ok
+LEAST_GAP=$gap
+
+# ---------------------------------------------------------------- phase 10: every member of A leaves
+# SIGTERM to a1's and a2's agents: each leaves (update delete M._members.S) and exits. A's
+# /services/NAME/readyz turns 503, its ExaBGP withdraws 10.53.0.80/32 (not 10.53.0.1/32), the router
+# sends the service's traffic to B; A's DNS answers the name with the anycast address itself.
+T_LEAVE=$(now)
+log "phase members leave: SIGTERM to the agents of a1 and a2"
+obs=()
+ok=PASS
+rc=0
+stop_agent a1 || rc=$?
+[ "$rc" = 0 ] || { ok=FAIL; obs+=("a1's agent exited $rc;"); }
+rc=0
+stop_agent a2 || rc=$?
+T_LAST_LEAVE=$(now) # a2's agent exits once anydns acknowledged its leave
+[ "$rc" = 0 ] || { ok=FAIL; obs+=("a2's agent exited $rc;"); }
+obs+=("both agents left (exit 0) $(elapsed "$T_LEAVE" "$T_LAST_LEAVE")s after SIGTERM;")
+for m in a1 a2; do member_gone "$m" || { ok=FAIL; obs+=("$m still in A's table;"); }; done
+if wait_for 5 "A's /services readyz != 200" service_not_ready a; then
+    obs+=("A /services/${SERVICE%.}/readyz $(service_readyz a) \"$(head -c 60 "$LAB_DIR/site-a/service-readyz.body" | tr -d '\n')\" after $(elapsed "$T_LAST_LEAVE" "$(now)")s;")
+else
+    ok=FAIL
+    obs+=("A's /services readyz still 200;")
+fi
+gap=-
+if wait_for 10 "router: $SERVICE_ANYCAST/32 from site a withdrawn" no_route_from "$SERVICE_ANYCAST" a; then
+    polled=$(elapsed "$T_LAST_LEAVE" "$(now)")
+    # the router's own log has the withdrawal to the millisecond
+    if t_w=$(bird_event_after "$T_LEAVE" "site_a.ipv4 > removed .*$SERVICE_ANYCAST/32"); then
+        gap=$(elapsed "$T_LAST_LEAVE" "$t_w")
+    else
+        gap=$polled
+    fi
+    obs+=("$SERVICE_ANYCAST/32 from A withdrawn at the router ${gap}s after the last leave (seen by polling after ${polled}s);")
+    LEAVE_WITHDRAWAL=$gap
+else
+    ok=FAIL
+    obs+=("$SERVICE_ANYCAST/32 from A still at the router;")
+fi
+dns_routes=$(routes_of "$ANYCAST")
+svc_routes=$(routes_of "$SERVICE_ANYCAST")
+obs+=("router: $ANYCAST/32 from $dns_routes, $SERVICE_ANYCAST/32 from ${svc_routes:-none};")
+[ "$dns_routes" = "A B C" ] && [ "$svc_routes" = B ] || ok=FAIL
+wait_for 5 "kernel route for $SERVICE_ANYCAST via site b" service_kernel_via b || { ok=FAIL; obs+=("kernel $SERVICE_ANYCAST not via B;"); }
+kernel_route_via a || { ok=FAIL; obs+=("kernel $ANYCAST/32 not via A;"); }
+reply=$(in_ns client dig +nsid +tries=1 +timeout=1 "@$ANYCAST" "$SERVICE" A 2>&1 || true)
+answer=$(awk '$4 == "A" { print $5 }' <<<"$reply" | paste -sd' ')
+nsid=$(sed -n 's/.*NSID: .*("\(.*\)").*/\1/p' <<<"$reply")
+obs+=("dig @$ANYCAST ${SERVICE%.} -> ${answer:-nothing} from ${nsid:-?} (no member there);")
+[ "$answer" = "$SERVICE_ANYCAST" ] && [ "$nsid" = site-a ] || ok=FAIL
+if wait_for 5 "GET http://$SERVICE_ANYCAST/ landing on site B's members" web_lands_on_site b; then
+    obs+=("GET http://$SERVICE_ANYCAST/ -> \"$(web_get "$SERVICE_ANYCAST")\";")
+else
+    ok=FAIL
+    obs+=("GET http://$SERVICE_ANYCAST/ -> \"$(web_get "$SERVICE_ANYCAST")\";")
+fi
+obs+=("B still answers $(member_of "$(service_at b)");")
+LEAVE_OBS="${obs[*]}"
+LEAVE_OK=$ok
+LEAVE_GAP=$gap
+
+# ---------------------------------------------------------------- phase 11: a member of A joins again
+T_REJOIN=$(now)
+log "phase member rejoins: a1's agent again"
+start_agent a1
+obs=()
+ok=PASS
+gap=-
+if wait_for 10 "router route $SERVICE_ANYCAST/32 from site a" route_from "$SERVICE_ANYCAST" a &&
+    wait_for 5 "kernel route for $SERVICE_ANYCAST via site a" service_kernel_via a; then
+    gap=$(elapsed "$T_REJOIN" "$(now)")
+    obs+=("a1 joined, A announces $SERVICE_ANYCAST/32 again after ${gap}s, kernel via A;")
+else
+    ok=FAIL
+    obs+=("A did not announce $SERVICE_ANYCAST/32 again;")
+fi
+wait_for 5 "A answering a1" answers_are a "${MEMBER_ADDR[a1]}" || ok=FAIL
+wait_for 5 "GET http://$SERVICE_ANYCAST/ landing on site A's members" web_lands_on_site a || ok=FAIL
+obs+=("A answers $(member_of "$(service_at a)"); GET http://$SERVICE_ANYCAST/ -> \"$(web_get "$SERVICE_ANYCAST")\";")
+REJOIN_OBS="${obs[*]}"
+REJOIN_OK=$ok
+REJOIN_GAP=$gap
+
+# ---------------------------------------------------------------- phase 12: a member host dies
+# kill -9 of b2's agent: no leave, the reports stop; B drops b2 after the lease and answers b1.
+T_SILENT=$(now)
+log "phase member silent: SIGKILL to b2's agent (no leave; lease ${MEMBER_LEASE}s)"
+{ kill -KILL "${AGENT_PID[b2]}"; wait "${AGENT_PID[b2]}"; } 2>/dev/null || true
+AGENT_PID[b2]=
+obs=()
+ok=PASS
+gap=-
+if wait_for $((MEMBER_LEASE + 5)) "b2 dropped from B's table" member_gone b2; then
+    gap=$(elapsed "$T_SILENT" "$(now)")
+    obs+=("b2 dropped from B's table ${gap}s after the kill (lease ${MEMBER_LEASE}s, a report every ${MEMBER_INTERVAL}s);")
+    le "$MEMBER_LEASE" "$(awk -v g="$gap" -v i="$MEMBER_INTERVAL" 'BEGIN { print g + i }')" || { ok=FAIL; obs+=("(before the lease);"); }
+else
+    ok=FAIL
+    obs+=("b2 still in B's table: $(member_txt b2);")
+fi
+if answers_are b "${MEMBER_ADDR[b1]}"; then obs+=("B answers b1 (5 of 5);"); else
+    ok=FAIL
+    obs+=("B answers $(service_at b);")
+fi
+if route_from "$SERVICE_ANYCAST" b && service_ready b; then obs+=("B keeps $SERVICE_ANYCAST/32 (b1 left);"); else
+    ok=FAIL
+    obs+=("B lost $SERVICE_ANYCAST/32;")
+fi
+SILENT_OBS="${obs[*]}"
+SILENT_OK=$ok
+SILENT_GAP=$gap
+
 # ---------------------------------------------------------------- the stream's verdict
 T_END=$(now)
 kill -TERM "$STREAM_PID"
@@ -748,8 +1121,19 @@ phase_row "change on the primary" "Knot NOTIFY -> every site serves the new lab.
 phase_row "primary unreachable" "sites notice, keep serving lab.test. and stay ready (< EXPIRE), 0 lost" \
     "$CUT_OBS" "$CUT_OK" - "$T_CUT" "$T_EXPIRE" yes
 phase_row "lab.test. expires at A" "A: SERVFAIL, /readyz 503, withdrawn; client -> site-b, 0 lost; B, C keep routes" \
-    "$EXPIRE_OBS" "$EXPIRE_OK" "$EXPIRE_GAP" "$T_EXPIRE" "$T_END" yes
+    "$EXPIRE_OBS" "$EXPIRE_OK" "$EXPIRE_GAP" "$T_EXPIRE" "$T_JOIN" yes
+phase_row "members join" "agents join a1 a2 at A, b1 b2 at B; A, B announce $SERVICE_ANYCAST/32, C not; 0 lost" \
+    "$JOIN_OBS" "$JOIN_OK" - "$T_JOIN" "$T_LEAST" yes
+phase_row "least-sessions" "ties spread; each site answers its member of fewest reported sessions, follows a change; 0 lost" \
+    "$LEAST_OBS" "$LEAST_OK" "$LEAST_GAP" "$T_LEAST" "$T_LEAVE" yes
+phase_row "A's members leave" "A withdraws $SERVICE_ANYCAST/32, keeps $ANYCAST/32; client's service traffic -> B's members; 0 lost" \
+    "$LEAVE_OBS" "$LEAVE_OK" "$LEAVE_GAP" "$T_LEAVE" "$T_REJOIN" yes
+phase_row "a member of A rejoins" "A announces $SERVICE_ANYCAST/32 again, service traffic back to A; 0 lost" \
+    "$REJOIN_OBS" "$REJOIN_OK" "$REJOIN_GAP" "$T_REJOIN" "$T_SILENT" yes
+phase_row "a member dies (kill -9)" "no leave: B drops b2 after the lease (${MEMBER_LEASE}s), answers b1, keeps the route; 0 lost" \
+    "$SILENT_OBS" "$SILENT_OK" "$SILENT_GAP" "$T_SILENT" "$T_END" yes
 eval "$(window "$T_STREAM" "$T_END")"
 sites=${sites//,/, }
 row total "whole stream" "answered by ${sites//:/ }" "$sent" "$lost" "" PASS
+[ -z "${LEAVE_WITHDRAWAL:-}" ] || log "withdrawal of $SERVICE_ANYCAST/32 at site A: ${LEAVE_WITHDRAWAL}s after the last member left"
 if [ "$FAILED" = 0 ]; then log "all expectations held"; else log "some expectations failed"; fi

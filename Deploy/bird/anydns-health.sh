@@ -10,6 +10,13 @@
 # route announced that nobody watches. It re-asserts the wanted state every REASSERT checks, so
 # a restarted BIRD (whose static protocol starts disabled) is brought back in line.
 #
+# Usage: anydns-health.sh [READYZ_URL [PROTOCOL]]   (arguments win over the environment)
+# One instance per route: the DNS address (/readyz, anydns_anycast) and each anycast service
+# (Deploy/README.md "Anycast services and members"), e.g.
+#   anydns-health.sh http://198.51.100.11:8053/services/www.njust.edu.any/readyz anydns_www
+# announces the service's address (the static protocol anydns_www in Deploy/bird/bird.conf) only
+# while this site has a reachable member of www.njust.edu.any., independently of the DNS route.
+#
 # Knobs (environment):
 #   READYZ_URL     anydns readiness URL, on the management address   (http://198.51.100.11:8053/readyz)
 #   BIRD_SOCKET    birdc control socket                              (/run/bird/bird.ctl)
@@ -22,9 +29,13 @@
 # Run as a service next to BIRD, e.g. a systemd unit with Restart=always.
 set -uo pipefail
 
-READYZ_URL=${READYZ_URL:-http://198.51.100.11:8053/readyz}
+if [ $# -gt 2 ] || [[ "${1:-}" == -* ]]; then
+    sed -n '2,/^set -uo pipefail$/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+    exit 2
+fi
+READYZ_URL=${1:-${READYZ_URL:-http://198.51.100.11:8053/readyz}}
+PROTOCOL=${2:-${PROTOCOL:-anydns_anycast}}
 BIRD_SOCKET=${BIRD_SOCKET:-/run/bird/bird.ctl}
-PROTOCOL=${PROTOCOL:-anydns_anycast}
 INTERVAL=${INTERVAL:-0.5}
 FAST_INTERVAL=${FAST_INTERVAL:-0.2}
 RISE=${RISE:-2}
@@ -32,7 +43,7 @@ FALL=${FALL:-2}
 TIMEOUT=${TIMEOUT:-0.8}
 REASSERT=${REASSERT:-20}
 
-log() { echo "$(date +%H:%M:%S.%3N) anydns-health: $*" >&2; }
+log() { echo "$(date +%H:%M:%S.%3N) anydns-health[$PROTOCOL]: $*" >&2; }
 
 birdc_do() { # birdc_do enable|disable: tell BIRD; true when BIRD accepted the command
     local out
