@@ -54,7 +54,7 @@ keep_or_install Zones/example.com.zone "$etc/zones/example.com.zone"
 install -m 0644 README.md "$doc/README.md"
 install -m 0644 Deploy/README.md Deploy/anydns.yaml Deploy/anydns-secondary.yaml \
     Deploy/anydns.default.yaml Deploy/anydns.service "$doc/Deploy/"
-install -m 0755 Deploy/anycast-address.sh "$doc/Deploy/"
+install -m 0755 Deploy/anycast-address.sh Deploy/anydns-member-agent.sh "$doc/Deploy/"
 install -m 0644 Deploy/exabgp/exabgp.conf "$doc/Deploy/exabgp/"
 install -m 0644 Deploy/bird/bird.conf "$doc/Deploy/bird/"
 install -m 0755 Deploy/bird/anydns-health.sh "$doc/Deploy/bird/"
