@@ -698,19 +698,12 @@ extension SectionWriter {
         guard !truncated else { return 0 }
         let mark = writer.mark
         do {
-            try writer.append(UInt16(0xC000 | DNSHeader.length))
             switch address {
             case .v4(let value):
-                try writer.append(RecordType.a.rawValue)
-                try writer.append(DNSClass.internet.rawValue)
-                try writer.append(ttl)
-                try writer.append(UInt16(4))
+                try writeRecordHeader(.a, ttl: ttl, rdataLength: 4)
                 try writer.append(value)
             case .v6(let high, let low):
-                try writer.append(RecordType.aaaa.rawValue)
-                try writer.append(DNSClass.internet.rawValue)
-                try writer.append(ttl)
-                try writer.append(UInt16(16))
+                try writeRecordHeader(.aaaa, ttl: ttl, rdataLength: 16)
                 try writer.append(UInt32(truncatingIfNeeded: high >> 32))
                 try writer.append(UInt32(truncatingIfNeeded: high))
                 try writer.append(UInt32(truncatingIfNeeded: low >> 32))
@@ -723,6 +716,17 @@ extension SectionWriter {
             truncate()
             return 0
         }
+    }
+
+    /// Owner (a pointer to the question's name), type, class IN, TTL and RDLENGTH.
+    private mutating func writeRecordHeader(_ type: RecordType, ttl: UInt32, rdataLength: Int)
+        throws(WriteOverflow)
+    {
+        try writer.append(UInt16(0xC000 | DNSHeader.length))
+        try writer.append(type.rawValue)
+        try writer.append(DNSClass.internet.rawValue)
+        try writer.append(ttl)
+        try writer.append(UInt16(rdataLength))
     }
 
     /// The member's TXT record: `"sessions=N" "reachable=yes|no"`; 1 if written.
@@ -740,11 +744,7 @@ extension SectionWriter {
         let sessions = "sessions=".utf8.count + digits.1
         let reachable = member.reachable ? "reachable=yes".utf8.count : "reachable=no".utf8.count
         do {
-            try writer.append(UInt16(0xC000 | DNSHeader.length))
-            try writer.append(RecordType.txt.rawValue)
-            try writer.append(DNSClass.internet.rawValue)
-            try writer.append(ttl)
-            try writer.append(UInt16(2 + sessions + reachable))
+            try writeRecordHeader(.txt, ttl: ttl, rdataLength: 2 + sessions + reachable)
             try writer.append(UInt8(sessions))
             for byte in "sessions=".utf8 { try writer.append(byte) }
             for position in stride(from: digits.1 - 1, through: 0, by: -1) {

@@ -39,11 +39,12 @@ struct ServingContext: Sendable {
 
 /// What a configuration reload may change in the transports without reopening a socket
 /// (README "Signals"): the responder (identity, TSIG keys, ACLs, defences), the TCP limits and
-/// the UDP load meter of `cookies.require-under-load`.
-public struct ServingSettings: Sendable {
-    public var responder: Responder
-    public var limits: TransportLimits
-    public var loadMeter: LoadMeter
+/// the UDP load meter of `cookies.require-under-load`. Immutable, and a class, so that taking the
+/// current one per batch costs one reference, not a copy of every field.
+public final class ServingSettings: Sendable {
+    public let responder: Responder
+    public let limits: TransportLimits
+    public let loadMeter: LoadMeter
 
     public init(
         responder: Responder, limits: TransportLimits = .init(),
