@@ -112,4 +112,4 @@ deb: package-deps release-static
 	./scripts/build-deb.sh $(STATIC_BIN) $(CURDIR)/.build
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz .build-static Sources/CAnydnsSystem/generated
