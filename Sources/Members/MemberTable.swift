@@ -101,6 +101,9 @@ public final class MemberTable: Sendable {
                     if let index { list.remove(at: index) }
                     tables[change.service] = list
                     continue
+                case .deleteAddress, .deleteAddresses, .clearSessions:
+                    // Deleting from a member that is not there changes nothing.
+                    if index == nil { continue }
                 default: break
                 }
                 if index == nil {

@@ -40,6 +40,16 @@ struct MemberTableTests {
         #expect(table.snapshot.members[1].isEmpty, "the other service is untouched")
     }
 
+    @Test func deletingFromAnUnknownMemberCreatesNothing() {
+        let table = self.table
+        table.apply([
+            MemberChange(service: 0, member: "ghost", operation: .clearSessions),
+            MemberChange(service: 0, member: "ghost", operation: .deleteAddresses(ipv6: false)),
+            MemberChange(service: 0, member: "ghost", operation: .deleteMember),
+        ])
+        #expect(table.snapshot.members[0].isEmpty)
+    }
+
     @Test func leavingRemovesTheMember() {
         let table = self.table
         table.apply(join("a1", "192.0.2.10") + join("a2", "192.0.2.11"))
