@@ -254,7 +254,10 @@ public struct Responder: Sendable {
         var section = SectionWriter(
             query: query, packet: packet, transport: transport, zones: zones, scratch: scratch,
             writer: writer,
-            accountsRate: transport == .udp && defenses.rateLimiter != nil && cookieState != .valid)
+            // A member update signed with a verified key is not rate limited: members behind one
+            // prefix report often, and their updates must not be dropped (README "Anycast services").
+            accountsRate: transport == .udp && defenses.rateLimiter != nil && cookieState != .valid
+                && !(query.header.opcode == .update && verifiedKey != nil))
         var followUp: FollowUp? = nil
         var rateAction: RateLimitAction? = nil
         if let edns = query.edns, edns.version > 0 {

@@ -661,11 +661,13 @@ extension SectionWriter {
             guard written > 0 || truncated else { return false }
             account(.positive, name: name.bytes)
         case .membersNode:
-            account(.noData, name: name.bytes)
+            // Negative answers are keyed on the zone apex, as on the zone path: random names
+            // must not each get a rate limiting bucket of their own.
+            zone.withName(of: zone.apex) { account(.noData, name: $0) }
             writeNegative(zone)
         case .below:
             rcode = .nxDomain
-            account(.nxDomain, name: name.bytes)
+            zone.withName(of: zone.apex) { account(.nxDomain, name: $0) }
             writeNegative(zone)
         case .member(let index, let label):
             guard
@@ -673,7 +675,7 @@ extension SectionWriter {
                     service: index, label: UnsafeRawBufferPointer(rebasing: name.bytes[label]))
             else {
                 rcode = .nxDomain
-                account(.nxDomain, name: name.bytes)
+                zone.withName(of: zone.apex) { account(.nxDomain, name: $0) }
                 writeNegative(zone)
                 break
             }
@@ -733,7 +735,8 @@ extension SectionWriter {
     private mutating func writeMemberState(_ member: Member, ttl: UInt32) -> Int {
         guard !truncated else { return 0 }
         let mark = writer.mark
-        // The count's decimal digits, most significant first, without a String.
+        // The count's decimal digits without a String: each new (more significant) digit is
+        // shifted in at the bottom, so nibble 0 holds the most significant one.
         var digits: (UInt64, Int) = (0, 0)
         var rest = UInt64(max(0, member.sessions))
         repeat {
@@ -747,7 +750,7 @@ extension SectionWriter {
             try writeRecordHeader(.txt, ttl: ttl, rdataLength: 2 + sessions + reachable)
             try writer.append(UInt8(sessions))
             for byte in "sessions=".utf8 { try writer.append(byte) }
-            for position in stride(from: digits.1 - 1, through: 0, by: -1) {
+            for position in 0..<digits.1 {
                 try writer.append(UInt8(48 + (digits.0 >> (4 * UInt64(position))) & 0xF))
             }
             try writer.append(UInt8(reachable))

@@ -84,6 +84,16 @@ public enum MemberUpdate {
                         rcode: .refused,
                         reason: "key \(key) may not change members of \(services[index].name)"))
             }
+            // Host-name characters only (and `_`): the label is shown in logs, tables and /health.
+            guard
+                owner.wire[label].allSatisfy({ byte in
+                    (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D
+                        || byte == 0x5F
+                })
+            else {
+                return .failure(
+                    .init(rcode: .refused, reason: "a member label is letters, digits, '-' and '_' only"))
+            }
             let member = String(decoding: owner.wire[label], as: UTF8.self)
             guard let operation = operation(for: record) else {
                 return .failure(

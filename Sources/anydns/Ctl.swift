@@ -54,7 +54,10 @@ struct Ctl: ParsableCommand {
             request = ("POST", "/zones/\(absolute(zone!))/\(action)")
         }
         try Self.show(
-            HTTPClient.exchange(method: request.method, path: request.path, with: address, timeout: 10),
+            // A reload takes as long as its zones: wait for it (systemctl reload does too).
+            HTTPClient.exchange(
+                method: request.method, path: request.path, with: address,
+                timeout: command.hasSuffix("reload") ? 3600 : 10),
             from: address, failOn503: command != "status")
     }
 

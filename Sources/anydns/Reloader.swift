@@ -26,6 +26,9 @@ final class Reloader: Sendable {
 
     private let serve: Serve
     private let running: Mutex<Serve.Settings>
+    /// The configuration the server started with: the keys that need a restart still have
+    /// these values, so each reload compares against it (a change stays pending until restart).
+    private let startConfiguration: Configuration
     /// One reload at a time, whoever asked for it.
     private let serial = Mutex(())
     private let store: ZoneStore
@@ -42,6 +45,7 @@ final class Reloader: Sendable {
     ) {
         self.serve = serve
         running = Mutex(settings)
+        startConfiguration = settings.configuration
         self.store = store
         self.zoneService = zoneService
         self.monitor = monitor
@@ -68,7 +72,7 @@ final class Reloader: Sendable {
                 monitor.recordReloadFailure(message, at: Date())
                 return Outcome(ok: false, message: "reload failed: \(message)")
             }
-            let restart = old.configuration.keysNeedingRestart(in: new.configuration).filter {
+            let restart = startConfiguration.keysNeedingRestart(in: new.configuration).filter {
                 !serve.overriddenKeys.contains(where: $0.hasPrefix)
             }
             for key in restart {

@@ -12,6 +12,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import dns.exception
 import pytest
 
 from conftest import anydns_binary_or_fail
@@ -44,9 +45,9 @@ services:
 
 
 def any_site(tmp_path: Path, probe: str, lease: int = 30, prefix: tuple = (), management: str = "127.0.0.2",
-             anycast: list | None = None) -> Site:
+             anycast: list | None = None, extra: str = "") -> Site:
     zone = (REPO / "Zones" / "any.zone").read_text()
-    site = start_site(tmp_path, services_config(probe, lease), prefix=prefix, management=management,
+    site = start_site(tmp_path, services_config(probe, lease) + extra, prefix=prefix, management=management,
                       anycast=anycast, zone_text=zone)
     # start_site serves its zone file as ops.test.; serve the bundled any. zone instead.
     config = tmp_path / "anydns.yaml"
@@ -138,8 +139,9 @@ def test_least_sessions_follows_the_reported_counts(members_site):
     assert dig(site, f"a9._members.{SERVICE}", "A") == ["NXDOMAIN"]
 
     # a2 gets busy: the answer moves to a1 (a report replaces the count, it does not add).
-    join(site, "a2", "127.0.0.12", sessions=9)
+    join(site, "a2", "127.0.0.12", sessions=123)
     assert dig(site, SERVICE) == ["NOERROR", "127.0.0.11"]
+    assert dig(site, f"a2._members.{SERVICE}", "TXT") == ["NOERROR", '"sessions=123" "reachable=yes"']
     # A tie is spread over both.
     join(site, "a2", "127.0.0.12", sessions=5)
     wait_for(lambda: answers_for(site) == {("127.0.0.11",), ("127.0.0.12",)}, "both tied members answered")
@@ -161,6 +163,7 @@ def test_least_sessions_follows_the_reported_counts(members_site):
     ("a wrong secret", WRONG_SECRET, f"update add a3._members.{SERVICE} 30 A 127.0.0.13", "NOTAUTH"),
     ("not a member record", KEY, f"update add {SERVICE} 30 A 127.0.0.13", "REFUSED"),
     ("a member record with another type", KEY, f"update add a3._members.{SERVICE} 30 MX 10 a3.example.", "REFUSED"),
+    ("a member label with a newline", KEY, f"update add a\\010b._members.{SERVICE} 30 A 127.0.0.13", "REFUSED"),
     ("a member plus another name", KEY,
      f"update add a3._members.{SERVICE} 30 A 127.0.0.13\nupdate add x.njust.edu.any. 30 A 127.0.0.13", "REFUSED"),
 ])
@@ -259,3 +262,36 @@ def test_icmp_probe_inside_a_namespace_of_our_own(tmp_path):
         if site:
             site.stop()
         subprocess.run([ip, "netns", "delete", namespace], check=False)
+
+
+def test_random_member_names_share_the_zone_s_rate_limiting_bucket(tmp_path):
+    """NXDOMAIN under _members is accounted at the zone apex, as on the zone path: random names
+    cannot each get a bucket of their own and turn the server into a reflector."""
+    import dns.flags
+    import dns.message
+    import dns.query
+    import dns.rcode
+    site = any_site(tmp_path, "none", extra="rate-limit:\n  responses-per-second: 5\n  slip: 0\n")
+    try:
+        import time
+        answered = 0
+        started = time.monotonic()
+        for n in range(40):
+            query = dns.message.make_query(f"r{n}._members.{SERVICE}", "A")
+            try:
+                reply = dns.query.udp(query, "127.0.0.53", port=site.dns_port, timeout=0.2)
+            except dns.exception.Timeout:
+                continue
+            assert reply.rcode() == dns.rcode.NXDOMAIN
+            answered += 1
+        elapsed = time.monotonic() - started
+        # Unlimited, all 40 would be answered; at 5/s, about 5 per second of the run.
+        assert 0 < answered < 40 and answered <= 5 * (elapsed + 2), \
+            f"{answered} of 40 random NXDOMAINs answered in {elapsed:.1f} s at 5/s"
+        assert site.metric('anydns_rate_limited_total{action="dropped",class="nxdomain"}') > 0
+        # A member's own signed updates are not limited, however many.
+        for n in range(12):
+            join(site, "a1", "127.0.0.11", sessions=n)
+        assert dig(site, f"a1._members.{SERVICE}", "TXT") == ["NOERROR", '"sessions=11" "reachable=yes"']
+    finally:
+        site.stop()
