@@ -1,10 +1,12 @@
 import DNSAuth
+import DNSTransport
 import DNSWire
 import Dispatch
 import Foundation
 import Logging
 import Members
 import Synchronization
+import ZoneService
 
 #if canImport(Glibc)
     import Glibc
@@ -57,9 +59,11 @@ public final class MemberProber: @unchecked Sendable {
         }
         let now = ProcessInfo.processInfo.systemUptime
         let snapshot = table.snapshot
+        var current: Set<String> = []
         for (index, service) in snapshot.services.enumerated() {
             for member in snapshot.members[index] {
                 let key = "\(index) \(member.name)"
+                current.insert(key)
                 guard !inFlight.contains(key), now - (lastProbe[key] ?? -.infinity) >= service.probeInterval
                 else { continue }
                 let addresses = member.ipv4 + member.ipv6
@@ -84,68 +88,18 @@ public final class MemberProber: @unchecked Sendable {
                 }
             }
         }
-        lastProbe = lastProbe.filter { key, _ in
-            snapshot.services.indices.contains { index in
-                snapshot.members[index].contains { "\(index) \($0.name)" == key }
-            }
-        }
+        lastProbe = lastProbe.filter { current.contains($0.key) }
     }
 
     /// Whether any of `addresses` answers the probe.
     static func probe(_ probe: MemberService.Probe, addresses: [IPAddress], timeout: Double) -> Bool {
         switch probe {
         case .none: return true
-        case .tcp(let port): return addresses.contains { tcpConnects($0, port: port, timeout: timeout) }
-        case .icmp: return addresses.contains { ICMPEcho.answers($0, timeout: timeout) }
-        }
-    }
-
-    /// A TCP connection to `address`:`port` is accepted within `timeout` seconds.
-    static func tcpConnects(_ address: IPAddress, port: UInt16, timeout: Double) -> Bool {
-        var storage = sockaddr_storage()
-        let length = socketAddress(address, port: port, into: &storage)
-        let fd = socket(
-            Int32(storage.ss_family),
-            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-            0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let started = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
-        }
-        if started == 0 { return true }
-        guard errno == EINPROGRESS else { return false }
-        var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        guard poll(&entry, 1, Int32(timeout * 1000)) == 1 else { return false }
-        var error: Int32 = 0
-        var size = socklen_t(MemoryLayout<Int32>.size)
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size)
-        return error == 0
-    }
-
-    static func socketAddress(_ address: IPAddress, port: UInt16, into storage: inout sockaddr_storage)
-        -> socklen_t
-    {
-        withUnsafeMutableBytes(of: &storage) { raw in
-            switch address {
-            case .v4(let value):
-                var sin = sockaddr_in()
-                sin.sin_family = sa_family_t(AF_INET)
-                sin.sin_port = port.bigEndian
-                sin.sin_addr.s_addr = value.bigEndian
-                raw.storeBytes(of: sin, as: sockaddr_in.self)
-                return socklen_t(MemoryLayout<sockaddr_in>.size)
-            case .v6(let high, let low):
-                var sin6 = sockaddr_in6()
-                sin6.sin6_family = sa_family_t(AF_INET6)
-                sin6.sin6_port = port.bigEndian
-                withUnsafeMutableBytes(of: &sin6.sin6_addr) { bytes in
-                    bytes.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
-                    bytes.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
-                }
-                raw.storeBytes(of: sin6, as: sockaddr_in6.self)
-                return socklen_t(MemoryLayout<sockaddr_in6>.size)
+        case .tcp(let port):
+            return addresses.contains {
+                DNSClient.acceptsTCP(ListenAddress(host: $0.description, port: port), timeout: timeout)
             }
+        case .icmp: return addresses.contains { ICMPEcho.answers($0, timeout: timeout) }
         }
     }
 }
@@ -174,8 +128,9 @@ enum ICMPEcho {
             packet[2] = UInt8(sum >> 8)
             packet[3] = UInt8(sum & 0xFF)
         }
-        var storage = sockaddr_storage()
-        let length = MemberProber.socketAddress(address, port: 0, into: &storage)
+        guard var (storage, length) = ListenAddress(host: address.description, port: 0).socketAddress() else {
+            return false
+        }
         let sent = withUnsafePointer(to: &storage) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
                 packet.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, target, length) }

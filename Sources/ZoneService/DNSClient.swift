@@ -97,6 +97,17 @@ public enum DNSClient {
         }
     }
 
+    /// Whether a TCP connection to `remote` is accepted within `timeout` seconds (the member
+    /// table's `tcp:PORT` probe, README "Anycast services").
+    public static func acceptsTCP(_ remote: ListenAddress, timeout: Double) -> Bool {
+        guard
+            case .success(let fd) = connectedSocket(
+                remote, type: Int32(SOCK_STREAM.rawValue), deadline: monotonicNow() + timeout)
+        else { return false }
+        close(fd)
+        return true
+    }
+
     private static func connectedSocket(_ remote: ListenAddress, type: Int32, deadline: Double) -> Result<
         Int32, Failure
     > {
