@@ -135,6 +135,7 @@ public final class MemberTable: Sendable {
                 list[index!] = member
                 tables[change.service] = list
             }
+            return true  // every member touched has reported now
         }
     }
 
@@ -156,6 +157,7 @@ public final class MemberTable: Sendable {
                 tables[index] = kept
                 dropped += gone.map { "\(service.name) \($0.name)" }
             }
+            return !dropped.isEmpty
         }
         return dropped
     }
@@ -163,22 +165,24 @@ public final class MemberTable: Sendable {
     /// Records a probe result; returns whether the member's reachability changed.
     @discardableResult
     public func setReachable(service: Int, member name: String, _ reachable: Bool) -> Bool {
-        var changed = false
         change { tables in
             guard let index = tables[service].firstIndex(where: { $0.name == name }),
                 tables[service][index].reachable != reachable
-            else { return }
+            else { return false }
             tables[service][index].reachable = reachable
-            changed = true
+            return true
         }
-        return changed
     }
 
-    private func change(_ body: (inout [[Member]]) -> Void) {
+    /// Runs `body` on the tables; when it says something changed, publishes a new snapshot
+    /// (so the once-a-second lease check builds none when no member expired). Returns that.
+    @discardableResult
+    private func change(_ body: (inout [[Member]]) -> Bool) -> Bool {
         state.withLock { tables in
-            body(&tables)
+            guard body(&tables) else { return false }
             let next = MemberSnapshot(services: services, members: tables)
             published.withLock { $0 = next }
+            return true
         }
     }
 }
