@@ -661,22 +661,15 @@ extension SectionWriter {
             guard written > 0 || truncated else { return false }
             account(.positive, name: name.bytes)
         case .membersNode:
-            // Negative answers are keyed on the zone apex, as on the zone path: random names
-            // must not each get a rate limiting bucket of their own.
-            zone.withName(of: zone.apex) { account(.noData, name: $0) }
-            writeNegative(zone)
+            answerNegative(.noData, zone: zone)
         case .below:
-            rcode = .nxDomain
-            zone.withName(of: zone.apex) { account(.nxDomain, name: $0) }
-            writeNegative(zone)
+            answerNegative(.nxDomain, zone: zone)
         case .member(let index, let label):
             guard
                 let member = members.snapshot.member(
                     service: index, label: UnsafeRawBufferPointer(rebasing: name.bytes[label]))
             else {
-                rcode = .nxDomain
-                zone.withName(of: zone.apex) { account(.nxDomain, name: $0) }
-                writeNegative(zone)
+                answerNegative(.nxDomain, zone: zone)
                 break
             }
             account(.positive, name: name.bytes)
@@ -695,46 +688,33 @@ extension SectionWriter {
         return true
     }
 
-    /// One A or AAAA record owned by the query name (a pointer to the question); 1 if written.
+    /// NODATA or NXDOMAIN under the member names: the zone's SOA, accounted at the zone apex as
+    /// on the zone path, so random names do not each get a rate limiting bucket of their own.
+    private mutating func answerNegative(_ responseClass: ResponseClass, zone: Zone) {
+        if responseClass == .nxDomain { rcode = .nxDomain }
+        zone.withName(of: zone.apex) { account(responseClass, name: $0) }
+        writeNegative(zone)
+    }
+
+    /// One A or AAAA record owned by the query name; 1 if written.
     private mutating func writeAddress(_ address: IPAddress, ttl: UInt32) -> Int {
-        guard !truncated else { return 0 }
-        let mark = writer.mark
-        do {
-            switch address {
-            case .v4(let value):
-                try writeRecordHeader(.a, ttl: ttl, rdataLength: 4)
+        switch address {
+        case .v4(let value):
+            return writeAnswer(.a, ttl: ttl, rdataLength: 4) { writer throws(WriteOverflow) in
                 try writer.append(value)
-            case .v6(let high, let low):
-                try writeRecordHeader(.aaaa, ttl: ttl, rdataLength: 16)
+            }
+        case .v6(let high, let low):
+            return writeAnswer(.aaaa, ttl: ttl, rdataLength: 16) { writer throws(WriteOverflow) in
                 try writer.append(UInt32(truncatingIfNeeded: high >> 32))
                 try writer.append(UInt32(truncatingIfNeeded: high))
                 try writer.append(UInt32(truncatingIfNeeded: low >> 32))
                 try writer.append(UInt32(truncatingIfNeeded: low))
             }
-            counts.answer += 1
-            return 1
-        } catch {
-            writer.rollback(to: mark)
-            truncate()
-            return 0
         }
-    }
-
-    /// Owner (a pointer to the question's name), type, class IN, TTL and RDLENGTH.
-    private mutating func writeRecordHeader(_ type: RecordType, ttl: UInt32, rdataLength: Int)
-        throws(WriteOverflow)
-    {
-        try writer.append(UInt16(0xC000 | DNSHeader.length))
-        try writer.append(type.rawValue)
-        try writer.append(DNSClass.internet.rawValue)
-        try writer.append(ttl)
-        try writer.append(UInt16(rdataLength))
     }
 
     /// The member's TXT record: `"sessions=N" "reachable=yes|no"`; 1 if written.
     private mutating func writeMemberState(_ member: Member, ttl: UInt32) -> Int {
-        guard !truncated else { return 0 }
-        let mark = writer.mark
         // The count's decimal digits without a String: each new (more significant) digit is
         // shifted in at the bottom, so nibble 0 holds the most significant one.
         var digits: (UInt64, Int) = (0, 0)
@@ -745,16 +725,34 @@ extension SectionWriter {
             rest /= 10
         } while rest > 0
         let sessions = "sessions=".utf8.count + digits.1
-        let reachable = member.reachable ? "reachable=yes".utf8.count : "reachable=no".utf8.count
-        do {
-            try writeRecordHeader(.txt, ttl: ttl, rdataLength: 2 + sessions + reachable)
+        let reachable = member.reachable ? "reachable=yes" : "reachable=no"
+        return writeAnswer(.txt, ttl: ttl, rdataLength: 2 + sessions + reachable.utf8.count) {
+            writer throws(WriteOverflow) in
             try writer.append(UInt8(sessions))
             for byte in "sessions=".utf8 { try writer.append(byte) }
             for position in 0..<digits.1 {
                 try writer.append(UInt8(48 + (digits.0 >> (4 * UInt64(position))) & 0xF))
             }
-            try writer.append(UInt8(reachable))
-            for byte in (member.reachable ? "reachable=yes" : "reachable=no").utf8 { try writer.append(byte) }
+            try writer.append(UInt8(reachable.utf8.count))
+            for byte in reachable.utf8 { try writer.append(byte) }
+        }
+    }
+
+    /// One ANSWER record owned by the query name (a pointer to the question), class IN: the
+    /// header, then `rdata`. 1 if written; if it does not fit, the response is truncated.
+    private mutating func writeAnswer(
+        _ type: RecordType, ttl: UInt32, rdataLength: Int,
+        rdata: (inout MessageWriter) throws(WriteOverflow) -> Void
+    ) -> Int {
+        guard !truncated else { return 0 }
+        let mark = writer.mark
+        do {
+            try writer.append(UInt16(0xC000 | DNSHeader.length))
+            try writer.append(type.rawValue)
+            try writer.append(DNSClass.internet.rawValue)
+            try writer.append(ttl)
+            try writer.append(UInt16(rdataLength))
+            try rdata(&writer)
             counts.answer += 1
             return 1
         } catch {
