@@ -53,9 +53,10 @@ public final class DNSMetrics: QueryObserver, Sendable {
     private let states: [CoreMetrics.Gauge]
     private let degraded: CoreMetrics.Gauge
     private let serials: Mutex<[String: CoreMetrics.Gauge]> = Mutex([:])
+    /// Gauges made when first asked for, by label and value of their one dimension: signing
+    /// (`anydns_zone_signed`, `anydns_zone_rrsig_expiry_seconds`) and members (`anydns_service_*`).
+    private let oneDimensionGauges: Mutex<[String: CoreMetrics.Gauge]> = Mutex([:])
     /// Per-zone refresh gauges of secondary zones, made when a zone is first seen.
-    /// `anydns_zone_signed` and `anydns_zone_rrsig_expiry_seconds`, by label and zone.
-    private let signingGauges: Mutex<[String: CoreMetrics.Gauge]> = Mutex([:])
     private let zoneGauges: Mutex<[String: (sinceRefresh: CoreMetrics.Gauge, toExpiry: CoreMetrics.Gauge)]> =
         Mutex([:])
     /// Zone transfers by direction (in, out), type (AXFR, IXFR) and result (ok, failed).
@@ -190,20 +191,20 @@ public final class DNSMetrics: QueryObserver, Sendable {
     /// (seconds until the earliest RRSIG expiration, negative once expired) per zone.
     public func recordSigning(_ zones: [ZoneStatus], now: UInt64) {
         for zone in zones {
-            signingGauge("anydns_zone_signed", value: zone.origin).record(zone.signing == nil ? 0 : 1)
+            gauge("anydns_zone_signed", value: zone.origin).record(zone.signing == nil ? 0 : 1)
             // Only a signed zone has an expiry: a gauge at 0 for an unsigned one would read "expiring now".
             if let expiry = zone.signing?.earliestExpiration {
-                signingGauge("anydns_zone_rrsig_expiry_seconds", value: zone.origin)
+                gauge("anydns_zone_rrsig_expiry_seconds", value: zone.origin)
                     .record(Double(Int64(expiry) - Int64(now)))
             }
         }
     }
 
     /// A gauge with one dimension, made the first time it is asked for.
-    private func signingGauge(_ label: String, label dimension: String = "zone", value: String)
+    private func gauge(_ label: String, label dimension: String = "zone", value: String)
         -> CoreMetrics.Gauge
     {
-        signingGauges.withLock { gauges in
+        oneDimensionGauges.withLock { gauges in
             if let found = gauges[label + " " + value] { return found }
             let made = CoreMetrics.Gauge(label: label, dimensions: [(dimension, value)], factory: factory)
             gauges[label + " " + value] = made
@@ -235,11 +236,11 @@ public final class DNSMetrics: QueryObserver, Sendable {
     public func recordMembers(_ snapshot: MemberSnapshot) {
         for (index, service) in snapshot.services.enumerated() {
             let name = service.name.description
-            signingGauge("anydns_service_members", label: "service", value: name)
+            gauge("anydns_service_members", label: "service", value: name)
                 .record(Double(snapshot.members[index].count))
-            signingGauge("anydns_service_members_reachable", label: "service", value: name)
+            gauge("anydns_service_members_reachable", label: "service", value: name)
                 .record(Double(snapshot.reachableCount(service: index)))
-            signingGauge("anydns_service_sessions", label: "service", value: name)
+            gauge("anydns_service_sessions", label: "service", value: name)
                 .record(Double(snapshot.members[index].reduce(0) { $0 + $1.sessions }))
         }
     }
