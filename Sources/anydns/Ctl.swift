@@ -48,10 +48,10 @@ struct Ctl: ParsableCommand {
         switch command {
         case "status": request = ("GET", "/status")
         case "reload": request = ("POST", "/reload")
-        case "zone-status": request = ("GET", zone.map { "/zones/\(absolute($0))" } ?? "/zones")
+        case "zone-status": request = ("GET", zone.map { "/zones/\(Self.absolute($0))" } ?? "/zones")
         default:
             let action = command.dropFirst("zone-".count)
-            request = ("POST", "/zones/\(absolute(zone!))/\(action)")
+            request = ("POST", "/zones/\(Self.absolute(zone!))/\(action)")
         }
         try Self.show(
             // A reload takes as long as its zones: wait for it (systemctl reload does too).
@@ -86,7 +86,8 @@ struct Ctl: ParsableCommand {
         }
     }
 
-    private func absolute(_ name: String) -> String { name.hasSuffix(".") ? name : name + "." }
+    /// `name` with its trailing dot, as the management HTTP paths take zone and service names.
+    static func absolute(_ name: String) -> String { name.hasSuffix(".") ? name : name + "." }
 }
 
 /// A one-request HTTP/1.1 client over a plain socket, enough for the loopback management API.
@@ -213,7 +214,7 @@ struct Members: ParsableCommand {
 
     func run() throws {
         let address = try target.address()
-        let path = service.map { "/members/\($0.hasSuffix(".") ? $0 : $0 + ".")" } ?? "/members"
+        let path = service.map { "/members/\(Ctl.absolute($0))" } ?? "/members"
         try Ctl.show(
             HTTPClient.exchange(method: "GET", path: path, with: address, timeout: 10), from: address,
             failOn503: true)
