@@ -47,27 +47,8 @@ services:
 def any_site(tmp_path: Path, probe: str, lease: int = 30, prefix: tuple = (), management: str = "127.0.0.2",
              anycast: list | None = None, extra: str = "") -> Site:
     zone = (REPO / "Zones" / "any.zone").read_text()
-    site = start_site(tmp_path, services_config(probe, lease) + extra, prefix=prefix, management=management,
-                      anycast=anycast, zone_text=zone)
-    # start_site serves its zone file as ops.test.; serve the bundled any. zone instead.
-    config = tmp_path / "anydns.yaml"
-    config.write_text(config.read_text().replace("origin: ops.test.", "origin: any."))
-    site.stop()
-    return start_site_again(site, config, prefix)
-
-
-def start_site_again(site: Site, config: Path, prefix: tuple) -> Site:
-    import os
-    binary = anydns_binary_or_fail()
-    with open(site.log, "ab") as out:
-        proc = subprocess.Popen(list(prefix) + [str(binary), "serve", "--config", str(config), "--management",
-                                                site.http_host, "--identity", "site-a"],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=dict(os.environ), start_new_session=True)
-    again = Site(proc, site.dns_port, site.http_host, site.http_port, site.zone_file, site.log, prefix)
-    wait_for(lambda: proc.poll() is not None or again.http("/livez")[0] == 200, "management HTTP")
-    assert proc.poll() is None, site.log.read_text()
-    return again
+    return start_site(tmp_path, services_config(probe, lease) + extra, prefix=prefix, management=management,
+                      anycast=anycast, zone_text=zone, origin="any.")
 
 
 def nsupdate(site: Site, commands: str, key: str | None = KEY, prefix: tuple = ()) -> subprocess.CompletedProcess:

@@ -102,17 +102,18 @@ def wait_for(condition, what: str, deadline: float = 20.0):
 
 def start_site(tmp_path: Path, extra: str = "", anycast: list | None = None,
                args: tuple = ("--identity", "site-a"), env: dict | None = None,
-               prefix: tuple = (), management: str = MANAGEMENT, zone_text: str | None = None) -> Site:
+               prefix: tuple = (), management: str = MANAGEMENT, zone_text: str | None = None,
+               origin: str = "ops.test.") -> Site:
     """Writes a zone and a configuration into tmp_path and starts `anydns serve` from them."""
     binary = anydns_binary_or_fail()
-    zone_file = tmp_path / "ops.test.zone"
+    zone_file = tmp_path / f"{origin}zone"
     zone_file.write_text(zone_text or ZONE.format(serial=1))
     dns_port, http_port = free_port(), free_port()
     addresses = "".join(f"    - '{a}'\n" for a in (ANYCAST if anycast is None else anycast))
     config = tmp_path / "anydns.yaml"
     config.write_text(
         f"dns:\n  port: {dns_port}\n" + (f"  anycast:\n{addresses}" if addresses else "")
-        + "zones:\n  - origin: ops.test.\n    file: ops.test.zone\n"
+        + f"zones:\n  - origin: {origin}\n    file: {origin}zone\n"
         + f"management:\n  http-port: {http_port}\n"
         + "health:\n  probe-interval: 0.2\n  probe-max-age: 2\n  probe-timeout: 0.5\n" + extra)
     log = tmp_path / "anydns.log"
