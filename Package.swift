@@ -14,7 +14,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // libldns (NLnet Labs), used only to read zone files: never on the query path.
@@ -23,12 +22,9 @@ let package = Package(
             pkgConfig: "ldns",
             providers: [.apt(["libldns-dev"])]
         ),
-        // libsodium (Debian libsodium-dev): SipHash-2-4 for DNS cookies and the rate limiting table.
-        .systemLibrary(
-            name: "CSodium",
-            pkgConfig: "libsodium",
-            providers: [.apt(["libsodium-dev"])]
-        ),
+        // The one cryptography stack, Debian's OpenSSL 3 (libssl-dev): HMAC for TSIG, SipHash-2-4
+        // for cookies and the rate limiting table, random keys (docs/ARCHITECTURE.md says why one).
+        .target(name: "CAnydnsCrypto"),
         // What Swift cannot reach by itself: recvmmsg/sendmmsg batches, malloc_trim, prefetch.
         .target(name: "CAnydnsSystem"),
         // DNS wire format: names, header, message reader and writer, EDNS. Standard library only.
@@ -38,46 +34,52 @@ let package = Package(
         // TSIG keys and message authentication (RFC 8945), address/key access control lists.
         .target(
             name: "DNSAuth",
-            dependencies: ["DNSWire", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["DNSWire", "CAnydnsCrypto"]
         ),
         // Defences under attack: DNS cookies (RFC 7873, RFC 9018), the response rate limiting
         // table, the load meter. Lock-free, nothing allocated per query.
-        .target(name: "DNSGuard", dependencies: ["DNSAuth", "CSodium", "CAnydnsSystem"]),
+        .target(name: "DNSGuard", dependencies: ["DNSAuth", "CAnydnsCrypto", "CAnydnsSystem"]),
         // The `.any` member table: anycast services, their members (joined and reported through
         // RFC 2136 updates), reachability, the least-sessions choice. A snapshot of its own, so a
         // member change never rebuilds a zone.
         .target(name: "Members", dependencies: ["DNSWire", "DNSAuth"]),
+        // What the transports, the responder, transfers and the zone lifecycle pass to each other:
+        // the query's context, an allowed transfer, a command for the zone lifecycle, where
+        // snapshots of the zones come from. Values only.
+        .target(name: "ServingTypes", dependencies: ["DNSWire", "DNSZone", "DNSAuth"]),
         // Query bytes in, response bytes out (RFC 1034 §4.3.2 and friends). No I/O.
         .target(
-            name: "DNSResponder", dependencies: ["DNSWire", "DNSZone", "DNSAuth", "DNSGuard", "Members"]),
+            name: "DNSResponder",
+            dependencies: ["ServingTypes", "DNSWire", "DNSZone", "DNSAuth", "DNSGuard", "Members"]),
         // Zone transfers as messages: the AXFR/IXFR producer, request builders, the reader of
         // transfer answers (RFC 5936, RFC 1995, RFC 1996). No I/O.
-        .target(name: "DNSXfr", dependencies: ["DNSWire", "DNSZone", "DNSAuth", "DNSResponder"]),
+        .target(name: "DNSXfr", dependencies: ["ServingTypes", "DNSWire", "DNSZone", "DNSAuth"]),
         // Non-blocking UDP and TCP listeners on Dispatch.
         .target(
             name: "DNSTransport",
             dependencies: [
-                "DNSResponder", "DNSXfr", "DNSAuth", "DNSGuard", "CAnydnsSystem",
-                .product(name: "Logging", package: "swift-log"),
+                "ServingTypes", "DNSResponder", "DNSXfr", "DNSAuth", "DNSGuard", "DNSWire", "DNSZone",
+                "CAnydnsSystem", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The life of every zone: loading, reloading, secondary refresh and expiry, transfers in,
-        // NOTIFY out, stored copies and timers.
+        // The life of every zone, whatever its source: loading files, keeping the previous
+        // version on failure, secondary refresh and expiry, transfers in, NOTIFY out, stored
+        // copies, journals and timers, the registry of zones and the store the transports read.
         .target(
-            name: "ZoneService",
+            name: "ZoneLifecycle",
             dependencies: [
-                "DNSWire", "DNSZone", "DNSAuth", "DNSXfr", "DNSTransport", "CAnydnsSystem",
+                "ServingTypes", "DNSWire", "DNSZone", "DNSAuth", "DNSXfr", "CAnydnsSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The YAML configuration file and its validation.
-        .target(name: "AnydnsConfig", dependencies: ["Yams"]),
+        .target(name: "AnydnsConfig", dependencies: ["DNSWire", "DNSAuth", "Yams"]),
         // Health states, self-probe, metrics, management HTTP: what the BGP announcer relies on.
         .target(
             name: "Operations",
             dependencies: [
                 "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "CAnydnsSystem", "DNSXfr",
-                "ZoneService", "DNSGuard", "Members",
+                "ZoneLifecycle", "DNSGuard", "Members", "ServingTypes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -88,7 +90,7 @@ let package = Package(
             name: "anydns",
             dependencies: [
                 "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig", "Operations", "DNSAuth",
-                "ZoneService", "DNSGuard", "Members",
+                "ZoneLifecycle", "DNSGuard", "Members", "ServingTypes", "DNSXfr",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -100,7 +102,7 @@ let package = Package(
             name: "FuzzQuery",
             dependencies: [
                 "FuzzSupport", "DNSWire", "DNSZone", "DNSAuth", "DNSGuard", "DNSResponder", "DNSXfr",
-                "Members",
+                "Members", "ServingTypes",
             ],
             path: "Fuzz/FuzzQuery", exclude: ["zones"]),
         .executableTarget(
@@ -116,20 +118,22 @@ let package = Package(
         .testTarget(
             name: "DNSResponderTests",
             dependencies: [
-                "DNSResponder", "DNSZone", "DNSWire", "DNSAuth", "DNSGuard", "Members", "TestSupport",
+                "DNSResponder", "DNSZone", "DNSWire", "DNSAuth", "DNSGuard", "Members", "ServingTypes",
+                "TestSupport",
             ]),
-        .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig"]),
+        .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig", "DNSAuth"]),
         .testTarget(name: "DNSAuthTests", dependencies: ["DNSAuth", "DNSWire", "TestSupport"]),
-        .testTarget(name: "DNSGuardTests", dependencies: ["DNSGuard", "DNSAuth"]),
+        .testTarget(name: "DNSGuardTests", dependencies: ["DNSGuard", "DNSAuth", "CAnydnsCrypto"]),
         .testTarget(name: "MembersTests", dependencies: ["Members", "DNSWire", "DNSAuth"]),
         .testTarget(
-            name: "ZoneServiceTests",
+            name: "ZoneLifecycleTests",
             dependencies: [
-                "ZoneService", "DNSXfr", "DNSZone", "DNSWire", "DNSAuth", "DNSResponder", "TestSupport",
+                "ZoneLifecycle", "DNSXfr", "DNSZone", "DNSWire", "DNSAuth", "ServingTypes", "TestSupport",
             ]),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzQuery", "FuzzZoneFile", "FuzzConfig"]),
         .testTarget(
-            name: "OperationsTests", dependencies: ["Operations", "DNSZone", "DNSWire", "TestSupport"]),
+            name: "OperationsTests",
+            dependencies: ["Operations", "ZoneLifecycle", "DNSZone", "DNSWire", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what anydns needs on Debian 12, for a purpose:
-#   build    libldns-dev, libsodium-dev and pkg-config (to build and serve)
+#   build    libldns-dev, libssl-dev (OpenSSL 3: TSIG, cookies) and pkg-config (to build and serve)
 #   package  the above plus dpkg-dev (dpkg-shlibdeps computes the .deb's Depends: make deb)
 #   test     the above plus the test clients and reference servers (dig, kdig, delv, NSD, Knot,
 #            pytest, dnspython), ldnsutils (ldns-keygen and ldns-signzone sign the DNSSEC test
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 purpose=${1:-build}
-packages=(libldns-dev libsodium-dev pkg-config)
+packages=(libldns-dev libssl-dev pkg-config)
 if [ "$purpose" = package ] || [ "$purpose" = test ]; then
     packages+=(dpkg-dev)
 fi

@@ -7,6 +7,7 @@ import DNSZone
 import Foundation
 import FuzzSupport
 import Members
+import ServingTypes
 
 /// The served zone: every kind of data the responder treats apart (README "Zones";
 /// RFC 1034 §4.3.2): CNAME chains and loops, DNAME (RFC 6672), wildcards (RFC 4592), a delegation

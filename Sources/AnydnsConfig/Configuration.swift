@@ -1,3 +1,5 @@
+import DNSAuth
+import DNSWire
 import Foundation
 import Yams
 
@@ -738,57 +740,20 @@ extension NodeReader {
     }
 }
 
+// The checks below reuse the protocol modules' parsers, so what the configuration accepts is
+// exactly what the server can use.
+
 /// `ADDR`, `ADDR/LEN` with a numeric IPv4 (LEN 0-32) or IPv6 (LEN 0-128) address.
-func isAddressPrefix(_ text: String) -> Bool {
-    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-    guard parts.count <= 2, isNumericAddress(String(parts[0])) else { return false }
-    guard parts.count == 2 else { return true }
-    let maximum = parts[0].contains(":") ? 128 : 32
-    guard parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let length = Int(parts[1]) else { return false }
-    return length <= maximum
-}
+func isAddressPrefix(_ text: String) -> Bool { AddressPrefix(text) != nil }
 
 /// `ADDR:PORT` or `[ADDR6]:PORT` with a numeric address (checked again when binding).
-func isListenAddress(_ text: String) -> Bool {
-    let host: Substring
-    let port: Substring
-    if text.hasPrefix("[") {
-        guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
-            return false
-        }
-        host = text[text.index(after: text.startIndex)..<close]
-        port = text[text.index(close, offsetBy: 2)...]
-        var address = in6_addr()
-        guard inet_pton(AF_INET6, String(host), &address) == 1 else { return false }
-    } else {
-        guard let colon = text.lastIndex(of: ":") else { return false }
-        host = text[..<colon]
-        port = text[text.index(after: colon)...]
-        var address = in_addr()
-        guard inet_pton(AF_INET, String(host), &address) == 1 else { return false }
-    }
-    guard port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = UInt16(port), number > 0 else {
-        return false
-    }
-    return true
-}
+func isListenAddress(_ text: String) -> Bool { ListenAddress(text) != nil }
 
 /// A numeric IPv4 or IPv6 address (no port).
-public func isNumericAddress(_ text: String) -> Bool {
-    var v4 = in_addr()
-    var v6 = in6_addr()
-    return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
-}
+public func isNumericAddress(_ text: String) -> Bool { IPAddress(text) != nil }
 
-/// Letters, digits, `-`, `_`, `*` and dots, labels of 1...63 characters, at most 253 in all.
+/// Letters, digits, `-`, `_`, `*` and dots, within the limits of a domain name (RFC 1035 §2.3.4).
 func isDomainName(_ text: String) -> Bool {
-    if text == "." { return true }
-    let trimmed = text.hasSuffix(".") ? String(text.dropLast()) : text
-    guard !trimmed.isEmpty, trimmed.utf8.count <= 253 else { return false }
-    return trimmed.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-        !label.isEmpty && label.utf8.count <= 63
-            && label.allSatisfy {
-                $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "*")
-            }
-    }
+    !text.isEmpty && DomainName(text) != nil
+        && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_*.".contains($0)) }
 }

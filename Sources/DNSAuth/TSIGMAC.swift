@@ -1,43 +1,46 @@
-import Crypto
+import CAnydnsCrypto
 import DNSWire
 
 /// A running HMAC over the TSIG digest components (RFC 8945 §4.3), for whichever algorithm a key
-/// uses. The hashing itself is swift-crypto's.
+/// uses. The hashing is OpenSSL's (`CAnydnsCrypto`); the struct keeps value semantics by copying
+/// the OpenSSL state before a shared copy is changed.
 struct TSIGMACContext {
-    private enum State {
-        case sha1(HMAC<Insecure.SHA1>)
-        case sha256(HMAC<SHA256>)
-        case sha384(HMAC<SHA384>)
-        case sha512(HMAC<SHA512>)
+    /// The OpenSSL state, freed with its last reference.
+    private final class State {
+        let hmac: OpaquePointer
+
+        init(hmac: OpaquePointer) { self.hmac = hmac }
+
+        deinit { anydns_hmac_free(hmac) }
     }
 
     private var state: State
 
     init(key: TSIGKey) {
-        let secret = SymmetricKey(data: key.secret)
-        switch key.algorithm.hash {
-        case .sha1: state = .sha1(HMAC(key: secret))
-        case .sha256: state = .sha256(HMAC(key: secret))
-        case .sha384: state = .sha384(HMAC(key: secret))
-        case .sha512: state = .sha512(HMAC(key: secret))
-        }
+        let digest: anydns_digest =
+            switch key.algorithm.hash {
+            case .sha1: ANYDNS_DIGEST_SHA1
+            case .sha256: ANYDNS_DIGEST_SHA256
+            case .sha384: ANYDNS_DIGEST_SHA384
+            case .sha512: ANYDNS_DIGEST_SHA512
+            }
+        // Only an allocation failure makes OpenSSL refuse: every digest is in its default provider.
+        guard
+            let hmac = key.secret.withUnsafeBufferPointer({
+                anydns_hmac_new(digest, $0.baseAddress, $0.count)
+            })
+        else { fatalError("OpenSSL could not start an HMAC") }
+        state = State(hmac: hmac)
     }
 
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        switch state {
-        case .sha1(var hmac):
-            hmac.update(data: bytes)
-            state = .sha1(hmac)
-        case .sha256(var hmac):
-            hmac.update(data: bytes)
-            state = .sha256(hmac)
-        case .sha384(var hmac):
-            hmac.update(data: bytes)
-            state = .sha384(hmac)
-        case .sha512(var hmac):
-            hmac.update(data: bytes)
-            state = .sha512(hmac)
+        if !isKnownUniquelyReferenced(&state) {
+            guard let copy = anydns_hmac_copy(state.hmac) else {
+                fatalError("OpenSSL could not copy an HMAC")
+            }
+            state = State(hmac: copy)
         }
+        anydns_hmac_update(state.hmac, bytes.baseAddress, bytes.count)
     }
 
     mutating func update(_ bytes: [UInt8]) {
@@ -68,12 +71,10 @@ struct TSIGMACContext {
         update(UnsafeRawBufferPointer(rebasing: message[DNSHeader.length..<end]))
     }
 
+    /// The MAC of what was fed so far; the running state is left as it was.
     func finalize() -> [UInt8] {
-        switch state {
-        case .sha1(let hmac): Array(hmac.finalize())
-        case .sha256(let hmac): Array(hmac.finalize())
-        case .sha384(let hmac): Array(hmac.finalize())
-        case .sha512(let hmac): Array(hmac.finalize())
+        [UInt8](unsafeUninitializedCapacity: 64) { buffer, count in
+            count = anydns_hmac_final(state.hmac, buffer.baseAddress!)
         }
     }
 }

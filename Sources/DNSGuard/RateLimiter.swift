@@ -1,5 +1,5 @@
+import CAnydnsCrypto
 import CAnydnsSystem
-import CSodium
 import DNSAuth
 
 /// The kinds of response that are accounted apart, as NSD (`rrl-*`) and Knot DNS (`mod-rrl`) do,
@@ -77,7 +77,7 @@ public enum RateLimitCount: Sendable, Equatable {
 }
 
 /// The response rate limiting table: a fixed array of buckets shared by every UDP worker,
-/// updated with atomic compare-and-swap (no lock), indexed by SipHash-2-4 (libsodium) with a
+/// updated with atomic compare-and-swap (no lock), indexed by SipHash-2-4 (OpenSSL) with a
 /// key drawn at start, so that a client cannot aim at another client's buckets.
 ///
 /// A bucket is one 64-bit word: a 32-bit fingerprint of its key (client prefix, response class,
@@ -111,9 +111,8 @@ public final class RateLimiter: @unchecked Sendable {
         buckets = UnsafeMutablePointer<UInt64>.allocate(capacity: size)
         buckets.initialize(repeating: 0, count: size)
         groupMask = (size - 1) & ~(Self.groupSize - 1)
-        _ = sodium_init()
-        key = UnsafeMutablePointer<UInt8>.allocate(capacity: Int(crypto_shorthash_siphash24_KEYBYTES))
-        randombytes_buf(key, Int(crypto_shorthash_siphash24_KEYBYTES))
+        key = UnsafeMutablePointer<UInt8>.allocate(capacity: 16)
+        key.initialize(from: randomBytes(16), count: 16)
         exempt = UnsafeMutableBufferPointer<AddressPrefix>.allocate(capacity: settings.exempt.count)
         _ = exempt.initialize(from: settings.exempt)
         rate = UInt64(settings.responsesPerSecond)
@@ -209,9 +208,9 @@ public final class RateLimiter: @unchecked Sendable {
             from: UnsafeRawBufferPointer(rebasing: name[0..<nameLength]))
         var hash: UInt64 = 0
         withUnsafeMutableBytes(of: &hash) { output in
-            _ = crypto_shorthash_siphash24(
-                output.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                scratch.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(17 + nameLength), key)
+            _ = anydns_siphash24(
+                output.baseAddress!.assumingMemoryBound(to: UInt8.self), scratch.baseAddress!,
+                17 + nameLength, key)
         }
         return hash
     }

@@ -1,4 +1,4 @@
-import CSodium
+import CAnydnsCrypto
 import DNSAuth
 
 /// The 16-octet key of server cookies (RFC 9018 §4.2). Every anycast site given the same secret
@@ -22,13 +22,10 @@ public struct CookieSecret: Sendable, Equatable, CustomStringConvertible {
         self.bytes = bytes
     }
 
-    /// A secret from the operating system's random source (libsodium `randombytes_buf`): this
-    /// process's cookies are then valid here only.
+    /// A secret from OpenSSL's random generator, seeded by the operating system: this process's
+    /// cookies are then valid here only.
     public static func random() -> CookieSecret {
-        _ = sodium_init()
-        var bytes = [UInt8](repeating: 0, count: length)
-        randombytes_buf(&bytes, length)
-        return CookieSecret(uncheckedBytes: bytes)
+        CookieSecret(uncheckedBytes: randomBytes(length))
     }
 
     init(uncheckedBytes: [UInt8]) { bytes = uncheckedBytes }
@@ -38,7 +35,7 @@ public struct CookieSecret: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// DNS Cookies (RFC 7873) with interoperable server cookies (RFC 9018): version 1, three reserved
-/// octets, a 32-bit timestamp and SipHash-2-4 (libsodium) over the client cookie, those eight
+/// octets, a 32-bit timestamp and SipHash-2-4 (OpenSSL) over the client cookie, those eight
 /// octets and the client address. Checking and making a cookie allocates nothing.
 public struct ServerCookies: Sendable {
     public static let clientCookieLength = 8
@@ -77,10 +74,12 @@ public struct ServerCookies: Sendable {
         return withUnsafeTemporaryAllocation(byteCount: 8, alignment: 8) { expected in
             // No array of keys: checking a cookie allocates nothing.
             Self.hash(clientCookie, header: header, client: client, key: secret, into: expected)
-            if sodium_memcmp(expected.baseAddress!, received.baseAddress!, 8) == 0 { return true }
+            if anydns_constant_time_compare(expected.baseAddress!, received.baseAddress!, 8) == 0 {
+                return true
+            }
             guard let previousSecret else { return false }
             Self.hash(clientCookie, header: header, client: client, key: previousSecret, into: expected)
-            return sodium_memcmp(expected.baseAddress!, received.baseAddress!, 8) == 0
+            return anydns_constant_time_compare(expected.baseAddress!, received.baseAddress!, 8) == 0
         }
     }
 
@@ -113,9 +112,8 @@ public struct ServerCookies: Sendable {
             let length =
                 16 + client.writeNetworkOrder(into: UnsafeMutableRawBufferPointer(rebasing: input[16...]))
             key.bytes.withUnsafeBufferPointer { keyBytes in
-                _ = crypto_shorthash_siphash24(
-                    output.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                    input.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(length),
+                _ = anydns_siphash24(
+                    output.baseAddress!.assumingMemoryBound(to: UInt8.self), input.baseAddress!, length,
                     keyBytes.baseAddress!)
             }
         }

@@ -3,6 +3,7 @@ import DNSGuard
 import DNSWire
 import DNSZone
 import Members
+import ServingTypes
 
 /// A response ready to send: bytes in the scratch memory, valid until the next query answered
 /// with the same scratch, plus what metrics and the transport need.
@@ -191,7 +192,7 @@ public struct Responder: Sendable {
 
     /// The rate limiting stage, after the answer (UDP only; TCP is never limited): counts the
     /// response and says what to do with it when the client's prefix is over the rate, with a
-    /// `FollowUp.rateLimited` to log when this is the first response over it this second.
+    /// `ServingEvent.rateLimited` to log when this is the first response over it this second.
     private func rateLimit(
         _ responseClass: ResponseClass, name: UnsafeRawBufferPointer, context: QueryContext,
         scratch: ResponderScratch
@@ -205,8 +206,9 @@ public struct Responder: Sendable {
         let action: RateLimitAction = limiter.logOnly ? .logged : limiter.slips(excess) ? .slipped : .dropped
         let started =
             excess == 1
-            ? FollowUp.rateLimited(
-                prefix: limiter.prefix(of: context.client), responseClass: responseClass, action: action)
+            ? FollowUp.event(
+                .rateLimited(
+                    prefix: limiter.prefix(of: context.client), responseClass: responseClass, action: action))
             : nil
         return (action, started)
     }
@@ -420,10 +422,10 @@ public struct Responder: Sendable {
         }
         guard access.access(origin).allowNotify.allows(context.client, verifiedKey: verifiedKey) else {
             section.finishEmpty(rcode: .refused, authoritative: false, extendedError: .prohibited)
-            return .refused(origin: origin, client: context.client, request: "NOTIFY")
+            return .event(.refused(origin: origin, client: context.client, request: "NOTIFY"))
         }
         section.finishEmpty(rcode: .noError, authoritative: true)
-        return .notify(origin: origin, serial: query.notifySerial, from: context.client)
+        return .zone(.notify(origin: origin, serial: query.notifySerial, from: context.client))
     }
 
     /// UPDATE (RFC 2136) of the member table (README "Anycast services"): applied whole, or
@@ -447,11 +449,12 @@ public struct Responder: Sendable {
         case .success(let changes):
             members.apply(changes)
             section.finishEmpty(rcode: .noError, authoritative: false)
-            return .memberUpdate(client: context.client, key: verifiedKey, changes: changes, refusal: nil)
+            return .event(
+                .memberUpdate(client: context.client, key: verifiedKey, changes: changes, refusal: nil))
         case .failure(let refusal):
             section.finishEmpty(rcode: refusal.rcode, authoritative: false)
-            return .memberUpdate(
-                client: context.client, key: verifiedKey, changes: [], refusal: refusal.reason)
+            return .event(
+                .memberUpdate(client: context.client, key: verifiedKey, changes: [], refusal: refusal.reason))
         }
     }
 
@@ -474,7 +477,7 @@ public struct Responder: Sendable {
         }
         guard access.access(zone.origin).allowTransfer.allows(context.client, verifiedKey: verifiedKey) else {
             section.finishEmpty(rcode: .refused, authoritative: false, extendedError: .prohibited)
-            return .refused(origin: zone.origin, client: context.client, request: request)
+            return .event(.refused(origin: zone.origin, client: context.client, request: request))
         }
         if context.transport == .udp {
             section.answerSOA(zone)
@@ -489,10 +492,14 @@ public struct Responder: Sendable {
 }
 
 /// The flags of a response (RFC 1035 §4.1.1): QR, the query's opcode, RD and CD echoed, and the
-/// low four bits of `rcode`; AA and TC are the caller's.
+/// low four bits of `rcode`; AA and TC are the caller's. For an opcode we do not implement
+/// (anything but QUERY, NOTIFY and UPDATE), RD and CD are cleared, as BIND does: their meaning is
+/// defined per opcode, so there is nothing we could echo (ISC's genreport, test `opcodeflg`).
 func responseFlags(echoing queryFlags: UInt16, rcode: RCode) -> UInt16 {
-    DNSHeader.Flag.qr | (queryFlags & (0x7800 | DNSHeader.Flag.rd | DNSHeader.Flag.cd))
-        | UInt16(rcode.headerBits)
+    let opcode = (queryFlags >> 11) & 0xF
+    let implemented = opcode == 0 || opcode == 4 || opcode == 5
+    let echoed: UInt16 = 0x7800 | (implemented ? DNSHeader.Flag.rd | DNSHeader.Flag.cd : 0)
+    return DNSHeader.Flag.qr | (queryFlags & echoed) | UInt16(rcode.headerBits)
 }
 
 /// Everything of an OPT record (RFC 6891 §6.1.2) before its RDLENGTH: root owner, type, our

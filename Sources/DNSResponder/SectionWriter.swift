@@ -3,6 +3,7 @@ import DNSGuard
 import DNSWire
 import DNSZone
 import Members
+import ServingTypes
 
 /// Builds one response after the header checks: the question, then ANSWER, AUTHORITY and
 /// ADDITIONAL following RFC 1034 §4.3.2, then the header flags and counts.

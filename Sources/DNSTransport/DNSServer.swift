@@ -1,7 +1,9 @@
+import DNSAuth
 import DNSGuard
 import DNSResponder
 import Dispatch
 import Logging
+import ServingTypes
 
 /// All DNS listeners of one process: UDP and TCP on every configured address, with `udpWorkers`
 /// UDP sockets per address (SO_REUSEPORT), each answered on its own queue.
@@ -12,7 +14,8 @@ public final class DNSServer: Sendable {
 
     /// Binds every address (UDP and TCP); throws, naming the address, if any bind fails.
     public init(
-        addresses: [ListenAddress], responder: Responder, store: ZoneStore, limits: TransportLimits = .init(),
+        addresses: [ListenAddress], responder: Responder, store: any ZoneSnapshots,
+        limits: TransportLimits = .init(),
         udpWorkers: Int = 1, logger: Logger, observer: (any QueryObserver)? = nil,
         loadMeter: LoadMeter = LoadMeter(threshold: 0), selfProbe: SelfProbeSource = SelfProbeSource()
     ) throws(SocketError) {

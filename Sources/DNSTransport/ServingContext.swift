@@ -3,6 +3,7 @@ import DNSGuard
 import DNSResponder
 import DNSXfr
 import Logging
+import ServingTypes
 import Synchronization
 
 /// Told about every query answered (or dropped), for metrics. Called on the serving queues:
@@ -31,7 +32,7 @@ extension QueryObserver {
 /// and how to tell the server's own self-probe from a client.
 struct ServingContext: Sendable {
     let settings: ServingSettingsStore
-    let store: ZoneStore
+    let store: any ZoneSnapshots
     let logger: Logger
     let observer: (any QueryObserver)?
     let selfProbe: SelfProbeSource

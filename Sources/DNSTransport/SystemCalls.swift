@@ -1,3 +1,6 @@
+import DNSAuth
+import ServingTypes
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)

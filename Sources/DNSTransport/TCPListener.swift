@@ -3,6 +3,7 @@ import DNSResponder
 import DNSXfr
 import Dispatch
 import Logging
+import ServingTypes
 
 #if canImport(Glibc)
     import Glibc

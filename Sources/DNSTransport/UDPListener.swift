@@ -4,6 +4,7 @@ import DNSResponder
 import DNSZone
 import Dispatch
 import Logging
+import ServingTypes
 
 #if canImport(Glibc)
     import Glibc

@@ -1,7 +1,7 @@
 import DNSAuth
-import DNSResponder
 import DNSWire
 import DNSZone
+import ServingTypes
 
 /// Writes the answer to one AXFR or IXFR over TCP one message at a time (RFC 5936 §2.2,
 /// RFC 1995 §4), so a transport can send each as it is made and serve other clients between

@@ -6,7 +6,9 @@ import DNSWire
 import DNSZone
 import Members
 import Prometheus
+import ServingTypes
 import Synchronization
+import ZoneLifecycle
 
 /// Prometheus metrics through swift-metrics (README "Management HTTP"). Every per-query counter is created
 /// once, at start-up, over bounded label sets (swift-metrics README), so counting a query is an

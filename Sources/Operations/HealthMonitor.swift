@@ -3,6 +3,7 @@ import DNSZone
 import Foundation
 import Logging
 import Synchronization
+import ZoneLifecycle
 
 /// Where the server is in its life (README "Management HTTP"). Degraded is a flag beside it, not a state.
 public enum Lifecycle: Sendable, Equatable, CustomStringConvertible {

@@ -5,7 +5,8 @@ import Foundation
 import Hummingbird
 import Logging
 import Members
-import ZoneService
+import ServingTypes
+import ZoneLifecycle
 
 /// The management HTTP endpoints the BGP announcer and the operator use (README "Management HTTP"). Bound to the
 /// site's management address only, never to the anycast address.

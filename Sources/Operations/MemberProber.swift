@@ -5,8 +5,9 @@ import Dispatch
 import Foundation
 import Logging
 import Members
+import ServingTypes
 import Synchronization
-import ZoneService
+import ZoneLifecycle
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,6 @@
 import DNSAuth
 import Members
+import ServingTypes
 
 /// What the management HTTP shows of the member table (README "Anycast services"): the
 /// `/health` entries, `anydns members` text, and each service's readiness for its own route.

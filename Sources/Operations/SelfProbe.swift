@@ -1,10 +1,12 @@
+import DNSAuth
 import DNSTransport
 import DNSWire
 import DNSZone
 import Dispatch
 import Foundation
 import Logging
-import ZoneService
+import ServingTypes
+import ZoneLifecycle
 
 #if canImport(Glibc)
     import Glibc

@@ -6,8 +6,9 @@ import DNSXfr
 import Foundation
 import Logging
 import Members
+import ServingTypes
 import Synchronization
-import ZoneService
+import ZoneLifecycle
 
 /// What the DNS listeners report beyond the query counters: NOTIFYs passed to the zone service,
 /// refused transfers and NOTIFYs logged (once a minute per client and zone, never per packet),
@@ -37,8 +38,15 @@ public final class ServingObserver: QueryObserver, Sendable {
 
     public func followUp(_ followUp: FollowUp) {
         switch followUp {
-        case .notify(let origin, let serial, let from):
-            zoneService?.notifyReceived(origin, serial: serial, from: from)
+        case .zone(let command): zoneService?.handle(command)
+        case .event(let event): log(event)
+        case .transfer: break  // the transport streams it
+        }
+    }
+
+    /// Logs what the responder did, at most once a minute per client and kind.
+    private func log(_ event: ServingEvent) {
+        switch event {
         case .refused(let origin, let client, let request):
             if refusalLog.shouldLog("\(client) \(origin)", now: UInt64(time(nil))) {
                 logger.warning(
@@ -70,8 +78,6 @@ public final class ServingObserver: QueryObserver, Sendable {
                     ])
                 memberProber?.probeNew()
             }
-        case .transfer:
-            break
         }
     }
 

@@ -1,7 +1,9 @@
 import AnydnsConfig
 import ArgumentParser
+import DNSAuth
 import DNSTransport
 import Foundation
+import ServingTypes
 
 /// `anydns ctl`: the operator's control command, in the style of `knotc` and `nsd-control`,
 /// talking to a running server's management HTTP (README "Control").

@@ -7,8 +7,9 @@ import DNSZone
 import Foundation
 import Logging
 import Operations
+import ServingTypes
 import Synchronization
-import ZoneService
+import ZoneLifecycle
 
 /// Configuration and zone reloads of a running server: SIGHUP, `anydns ctl reload` and
 /// `anydns ctl zone-reload ZONE` (README "Signals", "Control").
@@ -109,7 +110,8 @@ final class Reloader: Sendable {
                 zones: applied.zones.map(\.origin), interval: applied.health.probeInterval,
                 timeout: applied.health.probeTimeout)
 
-            let (zones, reports) = ZoneCatalog.load(applied.zones, previous: store.snapshot, logger: logger)
+            let (zones, reports) = ZoneFileLoader.load(
+                applied.zones, previous: store.snapshot, logger: logger)
             zoneService.installFileZones(zones, failed: reports.filter { !$0.succeeded }.map(\.origin))
             monitor.record(reports, at: Date())
             metrics.recordLoad(reports, isReload: true)
@@ -143,7 +145,7 @@ final class Reloader: Sendable {
                 return Outcome(ok: false, message: "no such zone: \(origin)")
             }
             let snapshot = store.snapshot
-            let (loaded, reports) = ZoneCatalog.load([source], previous: snapshot, logger: logger)
+            let (loaded, reports) = ZoneFileLoader.load([source], previous: snapshot, logger: logger)
             // Every other file zone as it is served now; the reloaded one replaced.
             let fileOrigins = Set(current.zones.map { $0.origin.lowercased() })
             let others = snapshot.zones.filter {

@@ -11,8 +11,9 @@ import Foundation
 import Logging
 import Members
 import Operations
+import ServingTypes
 import Synchronization
-import ZoneService
+import ZoneLifecycle
 
 /// `anydns serve`: answer DNS on the anycast and management addresses, report health to the
 /// announcer, drain on SIGTERM, reload on SIGHUP.
@@ -132,7 +133,7 @@ struct Serve: AsyncParsableCommand {
             defences: settings.defencesReport, servedZones: { store.snapshot }, logger: logger,
             onTransition: { metrics.record($0) })
         monitor.transition(to: .loading)
-        let (zones, reports) = ZoneCatalog.load(settings.zones, previous: nil, logger: logger)
+        let (zones, reports) = ZoneFileLoader.load(settings.zones, previous: nil, logger: logger)
         monitor.record(reports, at: Date())
         metrics.recordLoad(reports, isReload: false)
         let zoneService = ZoneService(
@@ -212,7 +213,8 @@ struct Serve: AsyncParsableCommand {
         let signals = SignalHandlers(logger: logger)
         signals.on(SIGHUP) {
             logger.notice("SIGHUP: reloading the configuration and zones")
-            _ = runAtLowPriority { reloader.reloadConfiguration() }
+            // Not on the signal queue: a SIGTERM during a long reload must drain at once.
+            DispatchQueue.global().async { _ = runAtLowPriority { reloader.reloadConfiguration() } }
         }
         signals.on(SIGINT) {
             logger.notice("SIGINT: stopping now")
@@ -221,8 +223,8 @@ struct Serve: AsyncParsableCommand {
             terminateProcess(0)
         }
         signals.on(SIGTERM) {
-            // README §4 drain: /readyz fails at once so the announcer withdraws the route, DNS
-            // keeps answering through the lame-duck period, then the process exits 0.
+            // The drain (README "Signals"): /readyz fails at once so the announcer withdraws the
+            // route, DNS keeps answering through the lame-duck period, then the process exits 0.
             switch monitor.lifecycle {
             case .draining, .stopped: return  // already on the way out
             default: break
@@ -368,7 +370,7 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("cannot read the zones directory \(zonesDir) (--zones-dir): \(problem)")
             }
             do {
-                zones = try ZoneCatalog.sources(inDirectory: zonesDir)
+                zones = try ZoneFileLoader.sources(inDirectory: zonesDir)
             } catch {
                 throw ValidationError(
                     "cannot read the zones directory \(zonesDir): \(error.localizedDescription)")

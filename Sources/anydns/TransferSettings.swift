@@ -5,7 +5,8 @@ import DNSResponder
 import DNSTransport
 import DNSWire
 import DNSZone
-import ZoneService
+import ServingTypes
+import ZoneLifecycle
 
 /// Turns the configuration's `keys`, `remotes`, `acls` and the zones' `primaries`,
 /// `allow-transfer`, `allow-notify` and `notify` into what the responder and the zone service

@@ -1,4 +1,5 @@
 import AnydnsConfig
+import DNSAuth
 import Foundation
 import Testing
 

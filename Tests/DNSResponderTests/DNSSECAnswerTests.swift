@@ -2,6 +2,7 @@ import DNSResponder
 import DNSWire
 import DNSZone
 import Foundation
+import ServingTypes
 import TestSupport
 import Testing
 

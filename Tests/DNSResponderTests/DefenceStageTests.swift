@@ -3,6 +3,7 @@ import DNSGuard
 import DNSResponder
 import DNSWire
 import DNSZone
+import ServingTypes
 import TestSupport
 import Testing
 
@@ -188,7 +189,7 @@ struct RateLimitStageTests {
         var firstOver: [FollowUp] = []
         for _ in 0..<9 {
             let (response, reply) = try #require(harness.respond(query("www.example.test.")))
-            if case .rateLimited = response.followUp { firstOver.append(response.followUp!) }
+            if case .event(.rateLimited) = response.followUp { firstOver.append(response.followUp!) }
             switch response.rateLimit {
             case nil: outcomes.append(reply?.answer.count == 1 ? "answer" : "?")
             case .dropped: outcomes.append(response.bytes.isEmpty ? "dropped" : "?")

@@ -1,6 +1,7 @@
 import DNSResponder
 import DNSWire
 import DNSZone
+import ServingTypes
 import TestSupport
 import Testing
 
@@ -282,6 +283,28 @@ struct ProtocolEdgeTests {
         let reply = try Harness().ask(query)
         #expect(reply.rcode == .notImp)
         #expect(reply.header.opcode == Opcode(rawValue: 3))
+    }
+
+    /// RD and CD mean something only for the opcodes we implement; for any other they are cleared
+    /// (BIND's behaviour, ISC genreport `opcodeflg`), while a QUERY and an UPDATE keep them echoed.
+    @Test(arguments: [UInt16(1), 2, 3, 6, 15])
+    func unknownOpcodeClearsRDAndCD(opcode: UInt16) throws {
+        var query = QueryBuilder("www.example.test.", .a)
+        query.flags = opcode << 11 | DNSHeader.Flag.rd | DNSHeader.Flag.cd
+        let reply = try Harness().ask(query)
+        #expect(reply.rcode == .notImp)
+        #expect(reply.header.opcode == Opcode(rawValue: UInt8(opcode)))
+        #expect(reply.header.flags & (DNSHeader.Flag.rd | DNSHeader.Flag.cd) == 0)
+    }
+
+    @Test func implementedOpcodesEchoRDAndCD() throws {
+        for opcode: UInt16 in [0, 5] {
+            var query = QueryBuilder("www.example.test.", .a)
+            query.flags = opcode << 11 | DNSHeader.Flag.rd | DNSHeader.Flag.cd
+            let reply = try Harness().ask(query)
+            #expect(reply.header.flags & DNSHeader.Flag.rd != 0)
+            #expect(reply.header.flags & DNSHeader.Flag.cd != 0)
+        }
     }
 
     /// UPDATE (RFC 2136) changes only the member table; a server without one does not implement it.

@@ -2,6 +2,7 @@ import DNSAuth
 import DNSResponder
 import DNSWire
 import DNSZone
+import ServingTypes
 import TestSupport
 import Testing
 
@@ -68,7 +69,7 @@ struct TransferStageTests {
         let (reply, followUp) = harness.ask(
             QueryBuilder("example.test.", .axfr), from: "198.51.100.1", over: .tcp)
         #expect(reply?.rcode == .refused)
-        guard case .refused(let origin, let client, let request)? = followUp else {
+        guard case .event(.refused(let origin, let client, let request))? = followUp else {
             Issue.record("no refusal follow-up")
             return
         }
@@ -101,7 +102,7 @@ struct TransferStageTests {
         let (reply, followUp) = harness.ask(notify, from: "192.0.2.53")
         #expect(reply?.rcode == .noError && reply?.isAuthoritative == true)
         #expect(reply?.header.opcode == .notify)
-        guard case .notify(let origin, _, let from)? = followUp else {
+        guard case .zone(.notify(let origin, _, let from))? = followUp else {
             Issue.record("no notify follow-up")
             return
         }

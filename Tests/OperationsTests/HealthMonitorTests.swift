@@ -5,6 +5,7 @@ import Logging
 import Operations
 import TestSupport
 import Testing
+import ZoneLifecycle
 
 /// The readiness rule the BGP announcer relies on (README "Management HTTP"), checked without a network.
 @Suite("Health state machine and /readyz")

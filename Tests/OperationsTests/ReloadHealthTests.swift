@@ -6,6 +6,7 @@ import Operations
 import Synchronization
 import TestSupport
 import Testing
+import ZoneLifecycle
 
 /// Collects log lines (level and message) so a test can count what was logged.
 final class LogRecorder: Sendable {

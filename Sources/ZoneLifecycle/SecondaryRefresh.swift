@@ -1,8 +1,8 @@
 import DNSAuth
-import DNSTransport
 import DNSWire
 import DNSXfr
 import DNSZone
+import ServingTypes
 
 /// One refresh of a secondary zone, run on the transfer queue: SOA queries, IXFR or AXFR, and
 /// the zone checks (RFC 1034 §4.3.5, RFC 1995, RFC 5936, RFC 7314).
@@ -207,7 +207,7 @@ extension ZoneService {
             }
             return .success(loaded.zone.with(history: history))
         case .failure(let error):
-            let first = error.errors.prefix(3).map(\.description).joined(separator: "; ")
+            let first = error.errors.prefix(3).map { "\($0)" }.joined(separator: "; ")
             return .failure(TransferFailure(description: "\(source): the zone fails its checks: \(first)"))
         }
     }

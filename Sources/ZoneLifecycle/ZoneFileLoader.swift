@@ -38,7 +38,7 @@ public struct ZoneLoadReport: Sendable {
 }
 
 /// Loads the configured zones into a new ``ZoneSet``, off the serving path.
-public enum ZoneCatalog {
+public enum ZoneFileLoader {
     /// Errors logged per zone; the rest are counted (`anydns check-zone` prints them all).
     static let maxLoggedDiagnostics = 50
 

@@ -3,7 +3,7 @@ import DNSZone
 import TestSupport
 import Testing
 
-@testable import ZoneService
+@testable import ZoneLifecycle
 
 @Suite("The IXFR journal on disk survives a restart (RFC 1995)")
 struct JournalFileTests {

@@ -1,5 +1,5 @@
 import DNSAuth
-import DNSTransport
+import ServingTypes
 
 #if canImport(Glibc)
     import Glibc

@@ -1,11 +1,11 @@
 import DNSAuth
-import DNSTransport
 import DNSWire
 import DNSXfr
 import DNSZone
 import Dispatch
 import Foundation
 import Logging
+import ServingTypes
 
 /// Another server this one talks to: an address and the key that signs what goes to it.
 public struct RemoteServer: Sendable, CustomStringConvertible {
@@ -153,6 +153,13 @@ public final class ZoneService: @unchecked Sendable {
     }
 
     // MARK: Requests
+
+    /// What a query asked of the zones (passed on by the transport).
+    public func handle(_ command: ZoneCommand) {
+        switch command {
+        case .notify(let origin, let serial, let from): notifyReceived(origin, serial: serial, from: from)
+        }
+    }
 
     /// An allowed NOTIFY arrived (RFC 1996 §4.7): refresh the zone now, once however many came.
     public func notifyReceived(_ origin: DomainName, serial: UInt32?, from sender: IPAddress) {

@@ -3,6 +3,7 @@ import DNSResponder
 import DNSWire
 import DNSXfr
 import DNSZone
+import ServingTypes
 import TestSupport
 import Testing
 

@@ -25,6 +25,8 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
                 return nil
             }
             host = text[text.index(after: text.startIndex)..<close]
+            // Brackets are for IPv6 only (RFC 3986 §3.2.2).
+            guard host.contains(":") else { return nil }
             portText = text[text.index(close, offsetBy: 2)...]
         } else {
             guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }

@@ -1,6 +1,6 @@
 import DNSWire
 import Testing
-import ZoneService
+import ZoneLifecycle
 
 @Suite("Secondary timers: refresh, retry, expire on an injected clock (RFC 1034 §4.3.5, RFC 1996, RFC 7314)")
 struct RefreshScheduleTests {
