@@ -6,7 +6,7 @@
 #   anycast-address.sh status [ADDR/PREFIX ...]   exit 0 if every address is on lo, 1 otherwise
 #
 # Without addresses on the command line it uses $ANYCAST_ADDRESSES (space separated), and by
-# default 10.53.0.1/32, the shared address of every anydns site (SPEC §1, the "lo:1" of seed 000).
+# default 10.53.0.1/32, the shared address of every anydns site (Deploy/README.md, "Walkthrough").
 # IPv6 addresses work the same way: anycast-address.sh add 2001:db8:53::1/128
 #
 # Knobs (environment):

@@ -63,6 +63,25 @@ public final class ZoneSet: Sendable {
         return ZoneSet(kept, unavailable: unavailable.filter { $0 != zone.origin })
     }
 
+    /// This set with `serving` served in place of their versions (added when new), `unavailable`
+    /// answering SERVFAIL, and `removing` no longer known at all, in one new set: a change to
+    /// many zones costs one set, not one per zone. The other zones are shared, not rebuilt.
+    public func updating(
+        serving: [Zone], unavailable newlyUnavailable: [DomainName] = [], removing: Set<DomainName> = []
+    ) -> ZoneSet {
+        let replaced = Set(serving.map(\.origin))
+        let down = Set(newlyUnavailable.map { $0.lowercased() })
+        let gone = Set(removing.map { $0.lowercased() })
+        let kept = zones.filter {
+            !replaced.contains($0.origin) && !down.contains($0.origin) && !gone.contains($0.origin)
+        }
+        let stillUnavailable = unavailable.filter {
+            !replaced.contains($0) && !gone.contains($0) && !down.contains($0)
+        }
+        return ZoneSet(
+            kept + serving, unavailable: stillUnavailable + down.sorted { $0.description < $1.description })
+    }
+
     /// This set with the zone `origin` no longer served: it answers SERVFAIL (an expired
     /// secondary zone).
     public func markingUnavailable(_ origin: DomainName) -> ZoneSet {

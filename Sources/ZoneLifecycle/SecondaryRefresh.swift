@@ -10,10 +10,10 @@ extension ZoneService {
     /// One refresh (RFC 1034 §4.3.5): ask each primary in turn for its SOA; when one has a newer
     /// serial (RFC 1982), transfer from it, IXFR first when we have a version and AXFR when IXFR
     /// fails in any way, and check the result like a zone file before it replaces anything.
-    func refreshZone(_ origin: DomainName, current: Zone?) -> RefreshOutcome {
+    func refreshZone(_ origin: DomainName, from primaries: [RemoteServer], current: Zone?) -> RefreshOutcome {
         var problems: [String] = []
         var retry: UInt32? = current?.soaTimers.retry
-        for primary in settings.secondaries[origin] ?? [] {
+        for primary in primaries {
             let soa: (timers: SOATimers, expire: UInt32?)
             switch querySOA(origin, primary) {
             case .success(let answer): soa = answer
@@ -196,7 +196,7 @@ extension ZoneService {
         switch ZoneBuilder.build(origin: origin, source: source, table: table) {
         case .success(let loaded):
             for warning in loaded.warnings.prefix(20) { logger.warning("\(warning)") }
-            guard settings.journaled.contains(origin) else { return .success(loaded.zone) }
+            guard config(origin)?.journaled == true else { return .success(loaded.zone) }
             if case .full = outcome {
                 // A whole zone: the journal records its difference from the version we had.
                 history =

@@ -37,7 +37,8 @@ public struct ZoneLoadReport: Sendable {
     }
 }
 
-/// Loads the configured zones into a new ``ZoneSet``, off the serving path.
+/// Reads zone files (libldns, then `ZoneBuilder`'s checks), off the serving path, and logs what
+/// each load gave: warnings, `file:line: error: …` for a zone refused.
 public enum ZoneFileLoader {
     /// Errors logged per zone; the rest are counted (`anydns check-zone` prints them all).
     static let maxLoggedDiagnostics = 50
@@ -55,65 +56,54 @@ public enum ZoneFileLoader {
         }
     }
 
-    /// Loads every zone. A zone that fails keeps its version from `previous` (if any): nothing
-    /// that was being served is lost (README "Management HTTP"). Errors are logged as `file:line: error: …`.
-    public static func load(_ sources: [ZoneSource], previous: ZoneSet?, logger: Logger) -> (
-        ZoneSet, [ZoneLoadReport]
-    ) {
-        var zones: [Zone] = []
-        var reports: [ZoneLoadReport] = []
-        anydns_defer_heap_trimming()
-        for source in sources {
-            switch ZoneLoader.load(path: source.file, origin: source.origin) {
-            case .success(let loaded):
-                for warning in loaded.warnings { logger.warning("\(warning)") }
-                var metadata: Logger.Metadata = [
-                    "zone": "\(loaded.zone.origin)", "serial": "\(loaded.zone.serial)",
-                    "records": "\(loaded.zone.recordCount)", "file": "\(source.file)",
-                ]
-                if let signing = loaded.zone.signing {
-                    metadata["dnssec"] = "\(signing.denial?.description ?? "no-chain")"
-                    if let expiry = signing.earliestExpiration {
-                        metadata["rrsig-expiration"] = "\(utcDate(expiry))"
-                    }
+    /// Loads one zone. On failure `keptSerial` names the version still served (`previous`):
+    /// nothing that was being served is lost (README "Management HTTP").
+    static func load(_ source: ZoneSource, previous: Zone?, logger: Logger) -> ZoneLoadReport {
+        switch ZoneLoader.load(path: source.file, origin: source.origin) {
+        case .success(let loaded):
+            for warning in loaded.warnings { logger.warning("\(warning)") }
+            var metadata: Logger.Metadata = [
+                "zone": "\(loaded.zone.origin)", "serial": "\(loaded.zone.serial)",
+                "records": "\(loaded.zone.recordCount)", "file": "\(source.file)",
+            ]
+            if let signing = loaded.zone.signing {
+                metadata["dnssec"] = "\(signing.denial?.description ?? "no-chain")"
+                if let expiry = signing.earliestExpiration {
+                    metadata["rrsig-expiration"] = "\(utcDate(expiry))"
                 }
-                logger.info("zone loaded", metadata: metadata)
-                zones.append(loaded.zone)
-                reports.append(
-                    ZoneLoadReport(
-                        origin: source.origin, outcome: .loaded(loaded.zone, warnings: loaded.warnings)))
-            case .failure(let error):
-                for diagnostic in error.diagnostics.prefix(maxLoggedDiagnostics) {
-                    logger.error("\(diagnostic)")
-                }
-                if error.diagnostics.count > maxLoggedDiagnostics {
-                    logger.error(
-                        "\(error.diagnostics.count - maxLoggedDiagnostics) more problems in \(source.file) not shown"
-                    )
-                }
-                let old = previous?.zone(named: source.origin)
-                if let old {
-                    logger.error("zone \(source.origin) failed to load; still serving serial \(old.serial)")
-                    zones.append(old)
-                } else {
-                    logger.error("zone \(source.origin) failed to load and is not served")
-                }
-                reports.append(
-                    ZoneLoadReport(
-                        origin: source.origin,
-                        outcome: .failed(
-                            errors: error.errors.prefix(maxLoggedDiagnostics).map(\.description),
-                            keptSerial: old?.serial)))
             }
+            logger.info("zone loaded", metadata: metadata)
+            return ZoneLoadReport(
+                origin: source.origin, outcome: .loaded(loaded.zone, warnings: loaded.warnings))
+        case .failure(let error):
+            for diagnostic in error.diagnostics.prefix(maxLoggedDiagnostics) {
+                logger.error("\(diagnostic)")
+            }
+            if error.diagnostics.count > maxLoggedDiagnostics {
+                logger.error(
+                    "\(error.diagnostics.count - maxLoggedDiagnostics) more problems in \(source.file) not shown"
+                )
+            }
+            if let previous {
+                logger.error("zone \(source.origin) failed to load; still serving serial \(previous.serial)")
+            } else {
+                logger.error("zone \(source.origin) failed to load and is not served")
+            }
+            return ZoneLoadReport(
+                origin: source.origin,
+                outcome: .failed(
+                    errors: error.errors.prefix(maxLoggedDiagnostics).map(\.description),
+                    keptSerial: previous?.serial))
         }
-        releaseFreedMemory()
-        return (ZoneSet(zones), reports)
     }
 
-    /// Hands the memory the loader freed (parsed records, builder tables: several times the size
-    /// of the finished snapshot) back to the kernel, so the resident size is the zones' own. The
-    /// allocator does not do it by itself during the load (`anydns_defer_heap_trimming`).
-    private static func releaseFreedMemory() {
-        anydns_release_free_memory()
+    /// Runs `loads` with the allocator's trimming deferred, then hands the memory the loader
+    /// freed (parsed records, builder tables: several times the size of the finished snapshot)
+    /// back to the kernel, so the resident size is the zones' own. The allocator does not do it
+    /// by itself during the load (`anydns_defer_heap_trimming`).
+    static func batch<Result>(_ loads: () -> Result) -> Result {
+        anydns_defer_heap_trimming()
+        defer { anydns_release_free_memory() }
+        return loads()
     }
 }

@@ -6,48 +6,9 @@ import Dispatch
 import Foundation
 import Logging
 import ServingTypes
+import Synchronization
 
-/// Another server this one talks to: an address and the key that signs what goes to it.
-public struct RemoteServer: Sendable, CustomStringConvertible {
-    public var address: ListenAddress
-    public var key: TSIGKey?
-
-    public init(address: ListenAddress, key: TSIGKey?) {
-        self.address = address
-        self.key = key
-    }
-
-    public var description: String { key.map { "\(address) key \($0.name)" } ?? address.description }
-}
-
-/// What the zone service is told at start.
-public struct ZoneServiceSettings: Sendable {
-    /// Secondary zones and their primaries, tried in order.
-    public var secondaries: [DomainName: [RemoteServer]]
-    /// Where to send NOTIFY on every new serial of a zone (RFC 1996 §3.5).
-    public var notify: [DomainName: [RemoteServer]]
-    /// Zones that keep IXFR history (those that may be transferred out).
-    public var journaled: Set<DomainName>
-    public var journalLimits: ZoneHistory.Limits
-    /// Directory for transferred zones and timers; `nil`: memory only.
-    public var storage: String?
-    /// Seconds one SOA query may take; a transfer gets ``transferTimeout``.
-    public var queryTimeout: Double = 2
-    public var transferTimeout: Double = 120
-
-    public init(
-        secondaries: [DomainName: [RemoteServer]] = [:], notify: [DomainName: [RemoteServer]] = [:],
-        journaled: Set<DomainName> = [], journalLimits: ZoneHistory.Limits = .init(), storage: String? = nil
-    ) {
-        self.secondaries = secondaries
-        self.notify = notify
-        self.journaled = journaled
-        self.journalLimits = journalLimits
-        self.storage = storage
-    }
-}
-
-/// What the health monitor and metrics learn from the zone service.
+/// What the health monitor and metrics learn from the zone lifecycle.
 public protocol ZoneServiceObserver: Sendable {
     /// A secondary zone's timers or outcome changed.
     func secondaryChanged(_ origin: DomainName, primaries: [String], schedule: RefreshSchedule, expired: Bool)
@@ -58,27 +19,45 @@ public protocol ZoneServiceObserver: Sendable {
     func notifyReceived()
 }
 
-/// The life of every zone (docs/ARCHITECTURE.md, "The life of a zone"): file zones loaded and
-/// reloaded, secondary zones fetched, refreshed on their SOA timers and on NOTIFY, expired;
-/// each change swapped into the ``ZoneStore`` for that zone alone, recorded in the zone's IXFR
-/// history, stored on disk, and announced to the zone's secondaries.
+/// The life of every zone, whatever its source (docs/ARCHITECTURE.md, "The life of a zone").
+///
+/// - **The registry**: ``apply(_:)`` takes the configured zones at start and on every reload;
+///   a zone added is served (or scheduled) at once, a zone removed stops being served at once,
+///   a zone kept keeps its state. No restart is needed for any of it.
+/// - **Loading**: file zones are read on the caller's thread; a zone that fails keeps its
+///   previous version, and one that never loaded answers SERVFAIL (as NSD and Knot DNS do).
+/// - **Events**: each zone has a ``ZoneEvents`` schedule (load, expire, refresh, notify, flush)
+///   run by a one-second tick on the service's queue, or at once when a request makes one due.
+/// - **Serving**: every change replaces only the zones it concerns in the ``ZoneStore``, records
+///   the difference in the zone's IXFR history, stores it, and NOTIFYs the zone's secondaries.
 ///
 /// State lives on one serial queue; transfers run on a queue of their own, one zone at a time
 /// each, never on a DNS worker.
 public final class ZoneService: @unchecked Sendable {
+    /// One zone as the lifecycle keeps it (on ``queue``).
+    struct ManagedZone {
+        var config: ZoneConfig
+        var events = ZoneEvents()
+        /// SOA timers of a secondary zone (RFC 1034 §4.3.5); `nil` for a file zone.
+        var refresh: RefreshSchedule?
+        /// A refresh is under way; another was asked for meanwhile (a NOTIFY storm causes one
+        /// more refresh, not one per packet); the next transfer must be AXFR.
+        var refreshing = false
+        var refreshAgain = false
+        var forceAXFR = false
+    }
+
     let settings: ZoneServiceSettings
-    let store: ZoneStore
+    public let store: ZoneStore
     let logger: Logger
     let observer: (any ZoneServiceObserver)?
     let clock: @Sendable () -> UInt64
     private let queue = DispatchQueue(label: "anydns.zones")
     private let transfers = DispatchQueue(label: "anydns.transfers", attributes: .concurrent)
-    private var schedules: [DomainName: RefreshSchedule] = [:]
-    /// Zones with a refresh under way, and those asked to refresh again when it ends (a NOTIFY
-    /// storm causes one refresh, not one per packet).
-    private var refreshing: Set<DomainName> = []
-    private var refreshAgain: Set<DomainName> = []
-    private var forceAXFR: Set<DomainName> = []
+    /// By lowercase origin; only touched on ``queue``.
+    private var zones: [DomainName: ManagedZone] = [:]
+    /// The configured zones, readable from any thread (transfers read primaries and journaling).
+    private let registry = Mutex<[ZoneConfig]>([])
     private var timer: DispatchSourceTimer?
     private let notifier: NotifySender
 
@@ -94,24 +73,10 @@ public final class ZoneService: @unchecked Sendable {
         notifier = NotifySender(logger: logger, observer: observer, clock: clock)
     }
 
-    // MARK: Start
-
-    /// Serves each secondary zone's stored copy at once when it has not expired, then checks
-    /// the primaries on a one-second tick. Call after the file zones are in the store.
+    /// Runs the events of every zone on a one-second tick. Call after the first ``apply(_:)``.
     public func start() {
-        queue.sync {
-            let now = clock()
-            for origin in settings.secondaries.keys.sorted(by: { $0.description < $1.description }) {
-                var schedule = RefreshSchedule(now: now)
-                if let stored = loadStoredCopy(origin, now: now) {
-                    schedule = stored
-                }
-                schedules[origin] = schedule
-                report(origin)
-            }
-        }
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now(), repeating: 1.0)
+        timer.schedule(deadline: .now() + 1, repeating: 1.0)
         timer.setEventHandler { [weak self] in self?.tick() }
         timer.resume()
         self.timer = timer
@@ -119,37 +84,78 @@ public final class ZoneService: @unchecked Sendable {
 
     public func stop() { timer?.cancel() }
 
-    /// The stored zone file and timers of `origin`, if both exist and the copy has not expired
-    /// (RFC 1034 §4.3.5): the zone is then served at once with its stored expiry.
-    func loadStoredCopy(_ origin: DomainName, now: UInt64) -> RefreshSchedule? {
-        guard let paths = storagePaths(origin),
-            let data = FileManager.default.contents(atPath: paths.timers),
-            let stored = try? JSONDecoder().decode(RefreshSchedule.self, from: data)
-        else { return nil }
-        let schedule = RefreshSchedule.restored(stored, now: now)
-        guard !schedule.isExpired(now: now) else {
-            logger.warning("zone \(origin): stored copy expired while the server was down; transferring anew")
-            var expired = schedule
-            expired.expire()
-            return expired
+    // MARK: The registry
+
+    /// The zones configured now, in the order given.
+    public var configured: [ZoneConfig] { registry.withLock { $0 } }
+
+    func config(_ origin: DomainName) -> ZoneConfig? {
+        let lowered = origin.lowercased()
+        return registry.withLock { $0.first { $0.origin == lowered } }
+    }
+
+    /// Makes `configs` the zones served: every file zone is (re)read, a secondary zone added is
+    /// served from its stored copy at once when one has not expired (otherwise it answers
+    /// SERVFAIL until its first transfer), a zone no longer listed stops being served, and a
+    /// secondary zone kept keeps its data and timers (with its new primaries). Returns what each
+    /// file zone's load gave.
+    @discardableResult
+    public func apply(_ configs: [ZoneConfig]) -> [ZoneLoadReport] {
+        let served = store.snapshot
+        let reports = ZoneFileLoader.batch {
+            configs.compactMap { config -> ZoneLoadReport? in
+                guard case .file(let path) = config.source else { return nil }
+                return ZoneFileLoader.load(
+                    ZoneSource(origin: config.origin, file: path),
+                    previous: served.zone(named: config.origin),
+                    logger: logger)
+            }
         }
-        switch ZoneLoader.load(path: paths.zone, origin: origin) {
-        case .success(let loaded):
-            let history =
-                settings.journaled.contains(origin)
-                ? JournalFile.read(from: paths.journal, leadingTo: loaded.zone.serial) : nil
-            let zone = loaded.zone.with(history: history, expiresAt: .some(schedule.expiresAt))
-            store.update { $0.replacing(zone) }
-            logger.info(
-                "zone loaded from storage",
-                metadata: ["zone": "\(origin)", "serial": "\(zone.serial)", "file": "\(paths.zone)"])
-            return schedule
-        case .failure(let error):
-            logger.error(
-                "zone \(origin): stored copy \(paths.zone) unusable: \(error.errors.first.map { "\($0)" } ?? "")"
-            )
-            return nil
+        queue.sync {
+            let now = clock()
+            let wanted = Set(configs.map(\.origin))
+            let removed = Set(zones.keys).subtracting(wanted)
+            for origin in removed.sorted(by: { $0.description < $1.description }) {
+                zones[origin] = nil
+                logger.notice(
+                    "zone removed from the configuration: no longer served", metadata: ["zone": "\(origin)"])
+            }
+            registry.withLock { $0 = configs }
+            var added: [DomainName] = []
+            for config in configs {
+                if var kept = zones[config.origin], kept.config.isSecondary == config.isSecondary {
+                    kept.config = config
+                    zones[config.origin] = kept
+                    continue
+                }
+                var zone = ManagedZone(config: config)
+                if config.isSecondary {
+                    zone.refresh = RefreshSchedule(now: now)
+                    zone.events.schedule(.load, at: now)
+                }
+                zones[config.origin] = zone
+                added.append(config.origin)
+            }
+            installFileZones(reports, removing: removed, now: now)
+            for origin in added where zones[origin]?.config.isSecondary == true {
+                runDueEvents(origin, now: now)
+            }
         }
+        return reports
+    }
+
+    /// Re-reads one file zone (`anydns ctl zone-reload`); the others are left as they are.
+    public func reloadFile(_ origin: DomainName) -> Result<ZoneLoadReport, ZoneRequestError> {
+        guard let config = config(origin) else { return .failure(.noSuchZone(origin)) }
+        guard case .file(let path) = config.source else { return .failure(.secondaryZone(config.origin)) }
+        let report = ZoneFileLoader.batch {
+            ZoneFileLoader.load(
+                ZoneSource(origin: config.origin, file: path),
+                previous: store.snapshot.zone(named: config.origin),
+                logger: logger)
+        }
+        queue.sync { installFileZones([report], removing: [], now: clock()) }
+        return .success(report)
     }
 
     // MARK: Requests
@@ -165,7 +171,7 @@ public final class ZoneService: @unchecked Sendable {
     public func notifyReceived(_ origin: DomainName, serial: UInt32?, from sender: IPAddress) {
         observer?.notifyReceived()
         queue.async { [self] in
-            guard schedules[origin] != nil else { return }
+            guard zones[origin]?.refresh != nil else { return }
             logger.info(
                 "NOTIFY received",
                 metadata: [
@@ -178,8 +184,8 @@ public final class ZoneService: @unchecked Sendable {
     /// `zone-refresh`: check the primaries now. False when `origin` is not a secondary zone.
     public func refresh(_ origin: DomainName) -> Bool {
         queue.sync {
-            guard schedules[origin] != nil else { return false }
-            requestRefresh(origin)
+            guard zones[origin.lowercased()]?.refresh != nil else { return false }
+            requestRefresh(origin.lowercased())
             return true
         }
     }
@@ -187,8 +193,9 @@ public final class ZoneService: @unchecked Sendable {
     /// `zone-retransfer`: take the whole zone by AXFR now, whatever the serials say.
     public func retransfer(_ origin: DomainName) -> Bool {
         queue.sync {
-            guard schedules[origin] != nil else { return false }
-            forceAXFR.insert(origin)
+            let origin = origin.lowercased()
+            guard zones[origin]?.refresh != nil else { return false }
+            zones[origin]!.forceAXFR = true
             requestRefresh(origin)
             return true
         }
@@ -196,96 +203,87 @@ public final class ZoneService: @unchecked Sendable {
 
     /// `zone-notify`: send NOTIFY for `origin` to its configured secondaries now.
     public func sendNotify(_ origin: DomainName) -> Bool {
-        guard let zone = store.snapshot.zone(named: origin), let targets = settings.notify[origin] else {
-            return false
-        }
+        guard let zone = store.snapshot.zone(named: origin), let targets = config(origin)?.notify,
+            !targets.isEmpty
+        else { return false }
         notifier.notify(zone: zone, targets: targets)
         return true
     }
 
     private func requestRefresh(_ origin: DomainName) {
-        if refreshing.contains(origin) {
-            refreshAgain.insert(origin)
+        guard zones[origin] != nil else { return }
+        if zones[origin]!.refreshing {
+            zones[origin]!.refreshAgain = true
             return
         }
-        schedules[origin]?.refreshNow(now: clock())
-        tick()
+        let now = clock()
+        zones[origin]!.refresh?.refreshNow(now: now)
+        zones[origin]!.events.schedule(.refresh, at: now)
+        runDueEvents(origin, now: now)
     }
 
-    // MARK: File zones
+    // MARK: Events
 
-    /// Takes the result of a load or reload of the file zones and serves it beside the
-    /// secondary zones as they are now. A zone whose serial changed gets the difference in its
-    /// IXFR history (when it may be transferred) and a NOTIFY to its secondaries.
-    public func installFileZones(_ loaded: ZoneSet, failed: [DomainName] = []) {
-        let previous = store.snapshot
-        var zones: [Zone] = []
-        var changed: [Zone] = []
-        for zone in loaded.zones {
-            guard let old = previous.zone(named: zone.origin) else {
-                // First load: the journal on disk, if it leads to this serial, is the history.
-                let stored =
-                    settings.journaled.contains(zone.origin)
-                    ? storagePaths(zone.origin).flatMap {
-                        JournalFile.read(from: $0.journal, leadingTo: zone.serial)
-                    }
-                    : nil
-                zones.append(stored.map { zone.with(history: $0) } ?? zone)
-                continue
+    /// Once a second: every zone's due events.
+    private func tick() {
+        let now = clock()
+        for origin in zones.keys.sorted(by: { $0.description < $1.description }) {
+            runDueEvents(origin, now: now)
+        }
+    }
+
+    /// Runs the events of `origin` that are due at `now` (on ``queue``).
+    func runDueEvents(_ origin: DomainName, now: UInt64) {
+        guard let due = zones[origin]?.events.takeDue(now: now) else { return }
+        for event in due {
+            guard zones[origin] != nil else { return }  // a zone removed meanwhile
+            switch event {
+            case .load: loadStoredCopy(origin, now: now)
+            case .expire: expireIfDue(origin, now: now)
+            case .refresh: startRefresh(origin)
+            case .notify: notifySecondaries(origin)
+            case .flush: flush(origin)
             }
-            if old === zone || old.serial == zone.serial {
-                zones.append(old === zone ? zone : zone.with(history: old.history))
-                continue
-            }
-            var next = zone
-            if settings.journaled.contains(zone.origin) {
-                let diff = ZoneDiff.between(old, zone)
-                next = zone.with(history: old.history.appending(diff, limits: settings.journalLimits))
-            }
-            zones.append(next)
-            changed.append(next)
-            storeJournal(next)
         }
-        let secondaries = Set(settings.secondaries.keys)
-        // A configured zone whose file never loaded answers SERVFAIL, as in NSD and Knot DNS,
-        // not REFUSED: the server is authoritative for it, it just cannot answer yet.
-        let notLoaded = failed.map { $0.lowercased() }.filter { origin in
-            !zones.contains { $0.origin == origin }
+    }
+
+    /// Schedules what follows a new version being served: NOTIFY and storing, both at once.
+    func newVersionServed(_ origin: DomainName, now: UInt64) {
+        zones[origin]?.events.schedule(.flush, at: now)
+        zones[origin]?.events.schedule(.notify, at: now)
+        runDueEvents(origin, now: now)
+    }
+
+    private func notifySecondaries(_ origin: DomainName) {
+        guard let targets = zones[origin]?.config.notify, !targets.isEmpty,
+            let zone = store.snapshot.zone(named: origin)
+        else { return }
+        notifier.notify(zone: zone, targets: targets)
+    }
+
+    private func flush(_ origin: DomainName) {
+        guard let managed = zones[origin], let zone = store.snapshot.zone(named: origin) else { return }
+        if managed.config.isSecondary {
+            storeCopy(zone)
+        } else {
+            storeJournal(zone)
         }
-        store.update { current in
-            let kept = current.zones.filter { secondaries.contains($0.origin) }
-            let unavailable = secondaries.filter { origin in !kept.contains { $0.origin == origin } }
-            return ZoneSet(zones + kept, unavailable: Array(unavailable) + notLoaded)
-        }
-        for zone in changed {
-            if let targets = settings.notify[zone.origin] { notifier.notify(zone: zone, targets: targets) }
-        }
+        if let schedule = managed.refresh { storeTimers(origin, schedule) }
     }
 
     // MARK: Secondary zones
 
-    /// Once a second: expire what must expire, start the refreshes that are due.
-    private func tick() {
-        let now = clock()
-        for (origin, schedule) in schedules {
-            if schedule.expiresAt != nil && schedule.isExpired(now: now) {
-                logger.error(
-                    "zone \(origin) expired: no successful refresh since \(schedule.lastSuccess.map(String.init) ?? "start"); answering SERVFAIL"
-                )
-                schedules[origin]!.expire()
-                store.update { $0.markingUnavailable(origin) }
-                removeStoredTimers(origin)
-                report(origin)
-            }
-            if schedule.isDue(now: now) && !refreshing.contains(origin) {
-                refreshing.insert(origin)
-                let current = store.snapshot.zone(named: origin)
-                let axfr = forceAXFR.remove(origin) != nil || schedules[origin]!.serial == nil
-                transfers.async { [self] in
-                    let outcome = refreshZone(origin, current: axfr ? nil : current)
-                    queue.async { [self] in finishRefresh(origin, outcome) }
-                }
-            }
+    private func startRefresh(_ origin: DomainName) {
+        guard var managed = zones[origin], managed.refresh != nil, !managed.refreshing else { return }
+        managed.refreshing = true
+        let axfr = managed.forceAXFR || managed.refresh?.serial == nil
+        managed.forceAXFR = false
+        zones[origin] = managed
+        let current = axfr ? nil : store.snapshot.zone(named: origin)
+        let primaries = managed.config.primaries
+        transfers.async { [self] in
+            let outcome = refreshZone(origin, from: primaries, current: current)
+            queue.async { [self] in finishRefresh(origin, outcome) }
         }
     }
 
@@ -296,14 +294,15 @@ public final class ZoneService: @unchecked Sendable {
     }
 
     private func finishRefresh(_ origin: DomainName, _ outcome: RefreshOutcome) {
-        refreshing.remove(origin)
+        guard zones[origin]?.refresh != nil else { return }  // removed while the refresh ran
+        zones[origin]!.refreshing = false
         let now = clock()
         switch outcome {
         case .upToDate(let timers, let primaryExpire, let from):
             let result = "up to date at serial \(timers.serial) (\(from))"
-            schedules[origin]?.succeeded(
+            zones[origin]!.refresh!.succeeded(
                 now: now, timers: timers, primaryExpire: primaryExpire, result: result)
-            let expiresAt = schedules[origin]?.expiresAt
+            let expiresAt = zones[origin]!.refresh!.expiresAt
             store.update { set in
                 guard let zone = set.zone(named: origin) else { return set }
                 return set.replacing(zone.with(expiresAt: .some(expiresAt)))
@@ -311,9 +310,9 @@ public final class ZoneService: @unchecked Sendable {
             logger.debug("zone \(origin): \(result)")
         case .transferred(let zone, let via, let from, let primaryExpire):
             let result = "transferred serial \(zone.serial) by \(via) from \(from)"
-            schedules[origin]?.succeeded(
+            zones[origin]!.refresh!.succeeded(
                 now: now, timers: zone.soaTimers, primaryExpire: primaryExpire, result: result)
-            let served = zone.with(expiresAt: .some(schedules[origin]?.expiresAt))
+            let served = zone.with(expiresAt: .some(zones[origin]!.refresh!.expiresAt))
             store.update { $0.replacing(served) }
             report(origin)  // at once: /health and /zones agree with DNS before the copy is stored
             logger.notice(
@@ -322,26 +321,70 @@ public final class ZoneService: @unchecked Sendable {
                     "zone": "\(origin)", "serial": "\(zone.serial)", "via": "\(via)", "from": "\(from)",
                     "records": "\(zone.recordCount)",
                 ])
-            storeCopy(served)
-            if let targets = settings.notify[origin] { notifier.notify(zone: served, targets: targets) }
+            newVersionServed(origin, now: now)
         case .failed(let reason, let retry):
-            schedules[origin]?.failed(now: now, retry: retry, result: reason)
+            zones[origin]!.refresh!.failed(now: now, retry: retry, result: reason)
             logger.error(
-                "zone \(origin): refresh failed: \(reason); keeping serial \(schedules[origin]?.serial.map(String.init) ?? "none")"
+                "zone \(origin): refresh failed: \(reason); keeping serial \(zones[origin]!.refresh!.serial.map(String.init) ?? "none")"
             )
         }
-        if let schedule = schedules[origin] { storeTimers(origin, schedule) }
+        if let schedule = zones[origin]!.refresh { storeTimers(origin, schedule) }
+        scheduleTimers(origin)
         report(origin)
-        if refreshAgain.remove(origin) != nil { requestRefresh(origin) }
+        if zones[origin]!.refreshAgain {
+            zones[origin]!.refreshAgain = false
+            requestRefresh(origin)
+        }
+    }
+
+    /// The refresh and expire events of a secondary zone, from its SOA timers.
+    func scheduleTimers(_ origin: DomainName) {
+        guard let schedule = zones[origin]?.refresh else { return }
+        zones[origin]!.events.reschedule(.refresh, at: schedule.nextRefresh)
+        zones[origin]!.events.reschedule(.expire, at: schedule.expiresAt)
+    }
+
+    private func expireIfDue(_ origin: DomainName, now: UInt64) {
+        guard let schedule = zones[origin]?.refresh, schedule.expiresAt != nil, schedule.isExpired(now: now)
+        else {
+            return
+        }
+        logger.error(
+            "zone \(origin) expired: no successful refresh since \(schedule.lastSuccess.map(String.init) ?? "start"); answering SERVFAIL"
+        )
+        zones[origin]!.refresh!.expire()
+        store.update { $0.markingUnavailable(origin) }
+        removeStoredTimers(origin)
+        scheduleTimers(origin)
+        report(origin)
     }
 
     /// Tells the observer (health, metrics) the zone's state. "Expired" means a zone that had
     /// data and lost it (RFC 1034 §4.3.5); a zone never transferred is not expired, just not
     /// yet transferred.
-    private func report(_ origin: DomainName) {
-        guard let schedule = schedules[origin] else { return }
+    func report(_ origin: DomainName) {
+        guard let managed = zones[origin], let schedule = managed.refresh else { return }
         observer?.secondaryChanged(
-            origin, primaries: (settings.secondaries[origin] ?? []).map(\.description), schedule: schedule,
+            origin, primaries: managed.config.primaries.map(\.description), schedule: schedule,
             expired: schedule.lastSuccess != nil && schedule.isExpired(now: clock()))
+    }
+
+    /// Reads and writes of ``zones`` for the other files of the service (on ``queue``).
+    func managed(_ origin: DomainName) -> ManagedZone? { zones[origin] }
+    func setRefresh(_ origin: DomainName, _ schedule: RefreshSchedule) { zones[origin]?.refresh = schedule }
+    var managedOrigins: [DomainName] { Array(zones.keys) }
+}
+
+/// Why a request about one zone cannot be done.
+public enum ZoneRequestError: Error, Equatable, CustomStringConvertible {
+    case noSuchZone(DomainName)
+    case secondaryZone(DomainName)
+
+    public var description: String {
+        switch self {
+        case .noSuchZone(let origin): "no such zone: \(origin)"
+        case .secondaryZone(let origin):
+            "zone \(origin) is a secondary zone: use zone-refresh or zone-retransfer"
+        }
     }
 }

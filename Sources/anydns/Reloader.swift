@@ -101,7 +101,7 @@ final class Reloader: Sendable {
                     loadMeter: applied.cookiesRequiredAbove == old.cookiesRequiredAbove
                         ? serving.loadMeter : LoadMeter(threshold: applied.cookiesRequiredAbove)))
             monitor.reconfigure(
-                zones: applied.zones + Serve.secondaryEntries(applied.transfers),
+                zones: Serve.monitoredZones(applied),
                 settings: .init(
                     maintenanceFile: applied.maintenanceFile, probeMaxAge: applied.health.probeMaxAge,
                     defences: applied.defencesReport),
@@ -110,19 +110,19 @@ final class Reloader: Sendable {
                 zones: applied.zones.map(\.origin), interval: applied.health.probeInterval,
                 timeout: applied.health.probeTimeout)
 
-            let (zones, reports) = ZoneFileLoader.load(
-                applied.zones, previous: store.snapshot, logger: logger)
-            zoneService.installFileZones(zones, failed: reports.filter { !$0.succeeded }.map(\.origin))
+            // The registry applies the zone list as it is now: zones added, removed or changed.
+            let reports = zoneService.apply(applied.zoneConfigs)
             monitor.record(reports, at: Date())
             metrics.recordLoad(reports, isReload: true)
+            let served = store.snapshot.zones.count
             let failed = reports.filter { !$0.succeeded }.map { $0.origin.description }
             logger.notice(
                 "reloaded",
                 metadata: [
-                    "zones": "\(zones.zones.count)", "failed": "\(failed.count)",
+                    "zones": "\(served)", "failed": "\(failed.count)",
                     "needs-restart": "\(restart.count)",
                 ])
-            var lines = ["reloaded: \(zones.zones.count) zone(s)"]
+            var lines = ["reloaded: \(served) zone(s)"]
             if !failed.isEmpty {
                 lines.append("failed zone(s), previous version kept: \(failed.joined(separator: ", "))")
             }
@@ -134,45 +134,25 @@ final class Reloader: Sendable {
     /// Re-reads one file zone (`knotc zone-reload`); the configuration is not re-read.
     func reloadZone(_ origin: DomainName) -> Outcome {
         serial.withLock { _ in
-            let current = settings
-            guard let source = current.zones.first(where: { $0.origin.lowercased() == origin.lowercased() })
-            else {
-                if current.transfers.secondaries[origin.lowercased()] != nil {
-                    return Outcome(
-                        ok: false,
-                        message: "zone \(origin) is a secondary zone: use zone-refresh or zone-retransfer")
-                }
-                return Outcome(ok: false, message: "no such zone: \(origin)")
+            let report: ZoneLoadReport
+            switch zoneService.reloadFile(origin) {
+            case .success(let loaded): report = loaded
+            case .failure(let problem): return Outcome(ok: false, message: "\(problem)")
             }
-            let snapshot = store.snapshot
-            let (loaded, reports) = ZoneFileLoader.load([source], previous: snapshot, logger: logger)
-            // Every other file zone as it is served now; the reloaded one replaced.
-            let fileOrigins = Set(current.zones.map { $0.origin.lowercased() })
-            let others = snapshot.zones.filter {
-                fileOrigins.contains($0.origin) && $0.origin != source.origin.lowercased()
-            }
-            let notLoaded = current.zones.map { $0.origin.lowercased() }.filter { origin in
-                origin != source.origin.lowercased() && !others.contains { $0.origin == origin }
-            }
-            zoneService.installFileZones(
-                ZoneSet(loaded.zones + others),
-                failed: reports.filter { !$0.succeeded }.map(\.origin) + notLoaded)
-            monitor.record(reports, at: Date())
-            metrics.recordLoad(reports, isReload: true)
-            guard let report = reports.first, report.succeeded, let zone = loaded.zones.first else {
-                let errors =
-                    reports.first.map { report -> [String] in
-                        if case .failed(let errors, _) = report.outcome { return errors }
-                        return []
-                    } ?? []
+            monitor.record([report], at: Date())
+            metrics.recordLoad([report], isReload: true)
+            switch report.outcome {
+            case .loaded(let zone, _):
+                logger.notice(
+                    "zone reloaded", metadata: ["zone": "\(zone.origin)", "serial": "\(zone.serial)"])
+                return Outcome(ok: true, message: "zone \(zone.origin) reloaded, serial \(zone.serial)")
+            case .failed(let errors, _):
                 logger.error("zone-reload failed", metadata: ["zone": "\(origin)"])
                 return Outcome(
                     ok: false,
-                    message: (["zone \(source.origin) failed to load, previous version kept:"] + errors)
+                    message: (["zone \(report.origin) failed to load, previous version kept:"] + errors)
                         .joined(separator: "\n"))
             }
-            logger.notice("zone reloaded", metadata: ["zone": "\(zone.origin)", "serial": "\(zone.serial)"])
-            return Outcome(ok: true, message: "zone \(zone.origin) reloaded, serial \(zone.serial)")
         }
     }
 

@@ -127,27 +127,26 @@ struct Serve: AsyncParsableCommand {
         let metrics = DNSMetrics()
         let store = ZoneStore(.empty)
         let monitor = HealthMonitor(
-            configuredZones: settings.zones + Self.secondaryEntries(settings.transfers),
+            configuredZones: Self.monitoredZones(settings),
             listeners: settings.listen.map(\.description),
             maintenanceFile: settings.maintenanceFile, probeMaxAge: settings.health.probeMaxAge,
             defences: settings.defencesReport, servedZones: { store.snapshot }, logger: logger,
             onTransition: { metrics.record($0) })
         monitor.transition(to: .loading)
-        let (zones, reports) = ZoneFileLoader.load(settings.zones, previous: nil, logger: logger)
-        monitor.record(reports, at: Date())
-        metrics.recordLoad(reports, isReload: false)
         let zoneService = ZoneService(
             settings: settings.transfers, store: store, logger: logger,
             observer: ZoneServiceReporter(monitor: monitor, metrics: metrics))
         // The same path as a reload: each file zone gets the journal stored for its serial, and
-        // the secondary zones start unavailable until start() serves their stored copies.
-        zoneService.installFileZones(zones, failed: reports.filter { !$0.succeeded }.map(\.origin))
+        // each secondary zone its stored copy when one has not expired.
+        let reports = zoneService.apply(settings.zoneConfigs)
+        monitor.record(reports, at: Date())
+        metrics.recordLoad(reports, isReload: false)
         zoneService.start()
 
         let probeSource = SelfProbeSource()
         let members = MemberTable(services: settings.services)
         let memberProber = MemberProber(table: members, logger: logger)
-        let origins = settings.zones.map { $0.origin.lowercased() } + settings.transfers.secondaries.keys
+        let origins = settings.zoneConfigs.map(\.origin)
         for service in settings.services where !origins.contains(where: { service.name.isSubdomain(of: $0) })
         {
             logger.warning("service \(service.name) is in no zone served here: its queries are refused")
@@ -171,7 +170,7 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "serving DNS",
             metadata: [
-                "listen": "\(settings.listen.map(\.description))", "zones": "\(zones.zones.count)",
+                "listen": "\(settings.listen.map(\.description))", "zones": "\(store.snapshot.zones.count)",
                 "udp-workers": "\(settings.udpWorkers)", "udp-workers-from": "\(settings.udpWorkersChosenBy)",
             ])
 
@@ -251,14 +250,15 @@ struct Serve: AsyncParsableCommand {
         withExtendedLifetime((signals, probe, memberProber, reloader)) {}
     }
 
-    /// The monitor's entries for the secondary zones: where each is transferred from.
-    static func secondaryEntries(_ transfers: ZoneServiceSettings) -> [ZoneSource] {
-        transfers.secondaries.keys.sorted { $0.description < $1.description }.map {
-            ZoneSource(
-                origin: $0,
-                file: "transfer from \(transfers.secondaries[$0]!.map(\.description).joined(separator: ", "))"
-            )
-        }
+    /// The zones the health monitor reports: the file zones as configured, then the secondary
+    /// zones with where each is transferred from.
+    static func monitoredZones(_ settings: Settings) -> [ZoneSource] {
+        settings.zones
+            + settings.zoneConfigs.filter(\.isSecondary).sorted {
+                $0.origin.description < $1.origin.description
+            }.map {
+                ZoneSource(origin: $0.origin, file: $0.sourceDescription)
+            }
     }
 
     /// Configuration keys a flag or the environment overrides: their changes on reload are moot.
@@ -291,8 +291,10 @@ struct Serve: AsyncParsableCommand {
         var maintenanceFile: String?
         /// TSIG keys and who may transfer or NOTIFY each zone.
         var access: AccessPolicy
-        /// Secondary zones, NOTIFY targets, journal limits, storage.
+        /// Journal limits and storage: what the zone lifecycle keeps until a restart.
         var transfers: ZoneServiceSettings
+        /// Every zone the lifecycle owns: file zones and secondary zones, with NOTIFY targets.
+        var zoneConfigs: [ZoneConfig]
         /// Cookies, rate limiting, the TCP keepalive announced.
         var defenses: Defenses
         /// UDP queries per second above which a valid server cookie is required; 0 never.
@@ -405,7 +407,9 @@ struct Serve: AsyncParsableCommand {
             lameDuck: lameDuck ?? configuration.lameDuck,
             maintenanceFile: configuration.maintenanceFile,
             access: try TransferSettings.access(configuration),
-            transfers: try TransferSettings.zoneService(configuration, useConfiguredZones: zone.isEmpty),
+            transfers: TransferSettings.zoneService(configuration),
+            zoneConfigs: try TransferSettings.zoneConfigs(
+                configuration, fileZones: zones, useConfiguredZones: zone.isEmpty),
             defenses: DefenceSettings.defences(configuration),
             cookiesRequiredAbove: configuration.cookies.requireUnderLoad,
             defencesReport: DefenceSettings.health(configuration),

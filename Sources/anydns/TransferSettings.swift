@@ -43,8 +43,18 @@ enum TransferSettings {
         return AccessPolicy(keyring: TSIGKeyring(Array(keys.values)), zones: zones)
     }
 
-    static func zoneService(_ configuration: Configuration, useConfiguredZones: Bool) throws
-        -> ZoneServiceSettings
+    static func zoneService(_ configuration: Configuration) -> ZoneServiceSettings {
+        ZoneServiceSettings(
+            journalLimits: ZoneHistory.Limits(
+                maxEntries: configuration.journal.maxEntries, maxBytes: configuration.journal.maxBytes),
+            storage: configuration.storage)
+    }
+
+    /// Every zone the lifecycle owns: the file zones to serve (from the configuration, or the
+    /// `--zone`/`--zones-dir` options instead) with their NOTIFY targets and journaling, and, when
+    /// the configuration's zones are used, its secondary zones with their primaries.
+    static func zoneConfigs(_ configuration: Configuration, fileZones: [ZoneSource], useConfiguredZones: Bool)
+        throws -> [ZoneConfig]
     {
         let keys = try keyring(configuration)
         var remotes: [String: [RemoteServer]] = [:]
@@ -53,22 +63,28 @@ enum TransferSettings {
                 RemoteServer(address: $0, key: remote.key.flatMap { keys[$0] })
             }
         }
-        var settings = ZoneServiceSettings(
-            journalLimits: ZoneHistory.Limits(
-                maxEntries: configuration.journal.maxEntries, maxBytes: configuration.journal.maxBytes),
-            storage: configuration.storage)
-        guard useConfiguredZones else { return settings }
-        for entry in configuration.zones {
-            guard let origin = origin(entry.origin) else { continue }
-            if entry.isSecondary {
-                settings.secondaries[origin] = entry.primaries.flatMap { remotes[$0] ?? [] }
-            }
-            if !entry.notify.isEmpty {
-                settings.notify[origin] = entry.notify.flatMap { remotes[$0] ?? [] }
-            }
-            if !entry.allowTransfer.isEmpty { settings.journaled.insert(origin) }
+        let entries = useConfiguredZones ? configuration.zones : []
+        func entry(_ origin: DomainName) -> Configuration.ZoneEntry? {
+            entries.first { self.origin($0.origin) == origin.lowercased() }
         }
-        return settings
+        func notify(_ entry: Configuration.ZoneEntry?) -> [RemoteServer] {
+            (entry?.notify ?? []).flatMap { remotes[$0] ?? [] }
+        }
+        var configs = fileZones.map { source in
+            let configured = entry(source.origin)
+            return ZoneConfig(
+                origin: source.origin, source: .file(path: source.file), notify: notify(configured),
+                journaled: !(configured?.allowTransfer.isEmpty ?? true))
+        }
+        for configured in entries where configured.isSecondary {
+            guard let origin = origin(configured.origin) else { continue }
+            configs.append(
+                ZoneConfig(
+                    origin: origin,
+                    source: .transfer(primaries: configured.primaries.flatMap { remotes[$0] ?? [] }),
+                    notify: notify(configured), journaled: !configured.allowTransfer.isEmpty))
+        }
+        return configs
     }
 
     private static func origin(_ text: String) -> DomainName? {

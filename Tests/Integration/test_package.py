@@ -395,8 +395,10 @@ def test_installed_package(package_root):
     for path in ("/etc/anydns/anydns.yaml", "/etc/anydns/zones/any.zone"):
         assert path in conffiles, f"{path} is not a conffile: {conffiles}"
     depends = root.check("dpkg-query -W -f='${Depends}' anydns")
-    for package in ("libldns3", "libsodium23", "libssl3", "libc6"):
+    for package in ("libldns3", "libssl3", "libc6"):
         assert package in depends, f"Depends lacks {package}: {depends}"
+    # One cryptography stack (docs/ARCHITECTURE.md): OpenSSL, through libldns and directly.
+    assert "sodium" not in depends, f"Depends names libsodium: {depends}"
 
     assert root.check("anydns --version").startswith(f"anydns {version()} (commit ")
     root.check("anydns check-config /etc/anydns/anydns.yaml")
