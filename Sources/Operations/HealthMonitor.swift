@@ -1,5 +1,6 @@
 import DNSWire
 import DNSZone
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -67,10 +68,30 @@ public struct ProbeRound: Sendable, Equatable {
     }
 }
 
-/// The health state machine and everything `/readyz` and `/health` report. Thread-safe; each
-/// state transition is logged once.
+/// What the announcer acts on, published by ``HealthMonitor`` whenever it changes.
+public struct Readiness: Sendable, Equatable {
+    /// The lifecycle's name (`starting`, `loading`, `ready`, `draining`, `stopped`), or
+    /// `not-ready` for a server that is running but fails a check.
+    public var state: String
+    public var ready: Bool
+    /// `ready`, or the first reason it is not (as `/readyz` says it).
+    public var reason: String
+
+    public init(state: String, ready: Bool, reason: String) {
+        self.state = state
+        self.ready = ready
+        self.reason = reason
+    }
+}
+
+/// The health state machine: what `/readyz` and `/health` report, computed from what the zone
+/// lifecycle, the self-probe, reloads and signals tell it. Thread-safe; each transition is logged
+/// once. Readiness is published as events: every input re-evaluates it, and subscribers (the
+/// state stream an announcer follows) hear each change once, in order, when it happens, not when
+/// someone polls. A watch timer re-evaluates what changes with time alone (a self-probe growing
+/// old, a maintenance file appearing).
 public final class HealthMonitor: Sendable {
-    private struct State {
+    struct State {
         var lifecycle = Lifecycle.starting
         var zones: [ZoneStatus]
         var probe: ProbeRound? = nil
@@ -80,6 +101,8 @@ public final class HealthMonitor: Sendable {
         var lastReload: HealthDocument.Reload? = nil
         /// What readiness said last, so each change is logged once.
         var lastReadiness: (ready: Bool, maintenance: Bool)? = nil
+        /// What was published last, so each change is published once.
+        var published: Readiness? = nil
     }
 
     /// What a configuration reload may change here (README "Signals").
@@ -97,7 +120,7 @@ public final class HealthMonitor: Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let logger: Logger
     public let listeners: [String]
     public var settings: Settings { state.withLock { $0.settings } }
@@ -106,13 +129,22 @@ public final class HealthMonitor: Sendable {
     /// The zones being served now, for what only the data knows (DNSSEC signatures).
     private let servedZones: @Sendable () -> ZoneSet
     private let onTransition: @Sendable (Lifecycle) -> Void
+    /// The time of inputs that carry none (a transition, a secondary's news, the watch timer).
+    private let clock: @Sendable () -> Date
+    private let subscribers = Mutex<[UInt64: @Sendable (Readiness) -> Void]>([:])
+    private let nextSubscriber = Atomic<UInt64>(0)
+    /// Subscribers are called here, one change after another, never under the monitor's lock.
+    private let publishing = DispatchQueue(label: "anydns.readiness")
+    private let watch = WatchTimer()
 
     public init(
         configuredZones: [ZoneSource], listeners: [String], maintenanceFile: String?,
         probeMaxAge: TimeInterval, defences: HealthDocument.Defences? = nil,
         servedZones: @escaping @Sendable () -> ZoneSet = { .empty },
-        logger: Logger, onTransition: @escaping @Sendable (Lifecycle) -> Void = { _ in }
+        logger: Logger, onTransition: @escaping @Sendable (Lifecycle) -> Void = { _ in },
+        clock: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.clock = clock
         self.servedZones = servedZones
         state = Mutex(
             State(
@@ -126,6 +158,59 @@ public final class HealthMonitor: Sendable {
     }
 
     public var lifecycle: Lifecycle { state.withLock { $0.lifecycle } }
+
+    // MARK: Readiness as events
+
+    /// Calls `handler` with the readiness now, then with every change, on a queue of the
+    /// monitor's, in order. Returns the id to ``unsubscribe(_:)`` with.
+    @discardableResult
+    public func subscribe(_ handler: @escaping @Sendable (Readiness) -> Void) -> UInt64 {
+        let id = nextSubscriber.add(1, ordering: .relaxed).newValue
+        evaluate(now: clock())
+        // Under the state lock, as publications are: the subscriber hears the state published
+        // last, then exactly the changes published after it.
+        state.withLock { state in
+            subscribers.withLock { $0[id] = handler }
+            if let current = state.published { publishing.async { handler(current) } }
+        }
+        return id
+    }
+
+    public func unsubscribe(_ id: UInt64) {
+        _ = subscribers.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// The readiness now; publishes it if it changed since the last publication.
+    @discardableResult
+    public func evaluate(now: Date) -> Readiness {
+        let (ready, reason) = readiness(now: now)
+        return state.withLock { state in
+            let current = Readiness(
+                state: state.lifecycle == .ready && !ready ? "not-ready" : state.lifecycle.name, ready: ready,
+                reason: reason)
+            if state.published != current {
+                state.published = current
+                // Queued under the lock, so changes reach subscribers in the order they happened,
+                // each subscriber from the first change after it subscribed.
+                let handlers = subscribers.withLock { Array($0.values) }
+                publishing.async {
+                    for handler in handlers { handler(current) }
+                }
+            }
+            return current
+        }
+    }
+
+    /// Re-evaluates readiness every `interval` seconds, for what changes with time alone.
+    public func startWatching(every interval: Double) {
+        let timer = DispatchSource.makeTimerSource(queue: publishing)
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler { [weak self] in _ = self.map { $0.evaluate(now: $0.clock()) } }
+        timer.resume()
+        watch.replace(with: timer)
+    }
+
+    public func stopWatching() { watch.replace(with: nil) }
 
     private static func newStatus(_ source: ZoneSource) -> ZoneStatus {
         ZoneStatus(
@@ -147,6 +232,7 @@ public final class HealthMonitor: Sendable {
             state.settings = settings
             state.lastReload = .init(at: iso8601(now), ok: true, error: nil)
         }
+        evaluate(now: now)
     }
 
     /// A configuration reload failed (bad YAML, unknown key, bad value): the running
@@ -171,6 +257,7 @@ public final class HealthMonitor: Sendable {
         guard let previous else { return }
         logger.notice("state \(previous.name) -> \(next.name)")
         onTransition(next)
+        evaluate(now: clock())
     }
 
     /// Records a secondary zone's state from the zone service: its serial, timers and whether
@@ -198,6 +285,7 @@ public final class HealthMonitor: Sendable {
         if changed && expired && attempt != nil {
             logger.error("zone \(origin) is expired: /readyz reports not ready")
         }
+        evaluate(now: clock())
     }
 
     /// Every zone's status (for `/zones` and metrics), with the signing state of what is served.
@@ -242,6 +330,7 @@ public final class HealthMonitor: Sendable {
             }
             state.lastReloadFailed = reports.contains { !$0.succeeded }
         }
+        evaluate(now: now)
     }
 
     public func record(_ probe: ProbeRound) {
@@ -255,14 +344,14 @@ public final class HealthMonitor: Sendable {
             } else {
                 logger.warning("self-probe failed: \(probe.detail)")
             }
-        }  // Readiness changes (and maintenance) are logged when they happen, not when polled.
-        _ = readiness(now: probe.finishedAt)
+        }  // Readiness changes (and maintenance) are logged and published when they happen.
+        evaluate(now: probe.finishedAt)
     }
 
     /// The last reload failed (its configuration, or a zone that keeps serving old data).
     public var isDegraded: Bool { state.withLock { Self.degraded($0) } }
 
-    private static func degraded(_ state: State) -> Bool {
+    static func degraded(_ state: State) -> Bool {
         state.lastReloadFailed || state.lastReload?.ok == false
             || state.zones.contains { !$0.lastErrors.isEmpty }
     }
@@ -332,248 +421,17 @@ public final class HealthMonitor: Sendable {
             return (true, "ready")
         }
     }
-
-    /// The `/health` document.
-    public func document(now: Date) -> HealthDocument {
-        let (ready, reason) = readiness(now: now)
-        let zones = zoneStatuses  // with the served zones' signing state
-        return state.withLock { state in
-            HealthDocument(
-                // The state names what the site is: never "ready" beside ready = false.
-                state: state.lifecycle == .ready && !ready ? "not-ready" : state.lifecycle.name,
-                ready: ready, reason: reason,
-                degraded: Self.degraded(state),
-                zones: zones.map {
-                    .init(
-                        origin: $0.origin, source: $0.source, serial: $0.serial,
-                        loadedAt: $0.loadedAt.map(iso8601),
-                        errors: $0.lastErrors, role: $0.role,
-                        signed: $0.signing != nil,
-                        dnssec: $0.signing.map { signing in
-                            .init(
-                                denial: signing.denial?.description,
-                                signatures: signing.signatures,
-                                earliestExpiration: signing.earliestExpiration.map(epochISO8601),
-                                secondsToExpiration: signing.earliestExpiration.map {
-                                    Int64($0) - Int64(now.timeIntervalSince1970)
-                                })
-                        },
-                        secondary: $0.role == "secondary"
-                            ? .init(
-                                primaries: $0.primaries,
-                                lastRefreshAttempt: $0.lastRefreshAttempt.map(epochISO8601),
-                                lastRefreshResult: $0.lastRefreshResult,
-                                nextRefresh: $0.nextRefresh.map(epochISO8601),
-                                secondsToExpiry: $0.expiresAt.map {
-                                    Int64($0) - Int64(now.timeIntervalSince1970)
-                                },
-                                expired: $0.expired)
-                            : nil)
-                },
-                listeners: listeners,
-                lastProbe: state.probe.map {
-                    .init(at: iso8601($0.finishedAt), ok: $0.succeeded, detail: $0.detail)
-                },
-                maintenanceFile: state.settings.maintenanceFile, defences: state.settings.defences,
-                lastReload: state.lastReload)
-        }
-    }
 }
 
-/// `/health` as JSON (README "Management HTTP").
-public struct HealthDocument: Codable, Sendable, Equatable {
-    public struct Zone: Codable, Sendable, Equatable {
-        public var origin: String
-        public var source: String
-        public var serial: UInt32?
-        public var loadedAt: String?
-        public var errors: [String]
-        /// `primary` or `secondary`.
-        public var role: String
-        /// Whether the zone served holds DNSSEC signatures.
-        public var signed: Bool
-        public var dnssec: DNSSEC?
-        public var secondary: Secondary?
+/// The watch timer, set once at start and cancelled at stop (a Dispatch source is not Sendable).
+private final class WatchTimer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var timer: (any DispatchSourceTimer)?
+
+    func replace(with next: (any DispatchSourceTimer)?) {
+        lock.lock()
+        defer { lock.unlock() }
+        timer?.cancel()
+        timer = next
     }
-
-    /// A signed zone's state (RFC 4035): how it proves non-existence and when its first
-    /// signature expires.
-    public struct DNSSEC: Codable, Sendable, Equatable {
-        /// `nsec`, `nsec3`, or null when the zone has no usable chain.
-        public var denial: String?
-        public var signatures: Int
-        public var earliestExpiration: String?
-        public var secondsToExpiration: Int64?
-    }
-
-    /// A secondary zone's refresh state (RFC 1034 §4.3.5).
-    public struct Secondary: Codable, Sendable, Equatable {
-        public var primaries: [String]
-        public var lastRefreshAttempt: String?
-        public var lastRefreshResult: String?
-        public var nextRefresh: String?
-        public var secondsToExpiry: Int64?
-        public var expired: Bool
-    }
-
-    public struct Probe: Codable, Sendable, Equatable {
-        public var at: String
-        public var ok: Bool
-        public var detail: String
-    }
-
-    /// `BuildInfo.version` and `BuildInfo.commit`: which binary this site runs.
-    public var version: String = BuildInfo.version
-    public var commit: String = BuildInfo.commit
-    public var state: String
-    public var ready: Bool
-    public var reason: String
-    public var degraded: Bool
-    public var zones: [Zone]
-    public var listeners: [String]
-    public var lastProbe: Probe?
-    /// Always present: null when no maintenance file is configured.
-    public var maintenanceFile: String?
-    public var defences: Defences?
-    /// The last configuration reload, absent before the first.
-    public var lastReload: Reload? = nil
-    /// The member table per anycast service (README "Anycast services"); absent without services.
-    public var services: [Service]? = nil
-
-    /// One anycast service and its members at this site (the paper's Table 1, with reachability).
-    public struct Service: Codable, Sendable, Equatable {
-        public var name: String
-        public var anycast: [String]
-        public var policy: String
-        public var probe: String
-        public var lease: Int
-        public var reachableMembers: Int
-        public var members: [Member]
-
-        public init(
-            name: String, anycast: [String], policy: String, probe: String, lease: Int, reachableMembers: Int,
-            members: [Member]
-        ) {
-            self.name = name
-            self.anycast = anycast
-            self.policy = policy
-            self.probe = probe
-            self.lease = lease
-            self.reachableMembers = reachableMembers
-            self.members = members
-        }
-    }
-
-    public struct Member: Codable, Sendable, Equatable {
-        public var name: String
-        public var addresses: [String]
-        public var sessions: Int
-        public var reachable: Bool
-        public var joined: String
-        public var lastReport: String
-        public var secondsSinceReport: Int64
-
-        public init(
-            name: String, addresses: [String], sessions: Int, reachable: Bool, joined: String,
-            lastReport: String,
-            secondsSinceReport: Int64
-        ) {
-            self.name = name
-            self.addresses = addresses
-            self.sessions = sessions
-            self.reachable = reachable
-            self.joined = joined
-            self.lastReport = lastReport
-            self.secondsSinceReport = secondsSinceReport
-        }
-    }
-
-    /// A configuration reload: when it ran (ISO 8601), whether it applied, and why not.
-    public struct Reload: Codable, Sendable, Equatable {
-        public var at: String
-        public var ok: Bool
-        public var error: String?
-    }
-
-    /// Encodes every key; `maintenanceFile` as null when not configured, so a reader can tell
-    /// "not configured" from "not reported".
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(version, forKey: .version)
-        try container.encode(commit, forKey: .commit)
-        try container.encode(state, forKey: .state)
-        try container.encode(ready, forKey: .ready)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(degraded, forKey: .degraded)
-        try container.encode(zones, forKey: .zones)
-        try container.encode(listeners, forKey: .listeners)
-        try container.encodeIfPresent(lastProbe, forKey: .lastProbe)
-        try container.encode(maintenanceFile, forKey: .maintenanceFile)
-        try container.encodeIfPresent(defences, forKey: .defences)
-        try container.encodeIfPresent(lastReload, forKey: .lastReload)
-        try container.encodeIfPresent(services, forKey: .services)
-    }
-
-    /// What protects the site under attack, as configured (README "Rate limiting", "DNS cookies").
-    public struct Defences: Codable, Sendable, Equatable {
-        public struct RateLimit: Codable, Sendable, Equatable {
-            public var enabled: Bool
-            public var responsesPerSecond: Int
-            public var slip: Int
-            public var ipv4Prefix: Int
-            public var ipv6Prefix: Int
-            public var exempt: [String]
-            public var logOnly: Bool
-            public var tableSize: Int
-
-            public init(
-                enabled: Bool, responsesPerSecond: Int, slip: Int, ipv4Prefix: Int, ipv6Prefix: Int,
-                exempt: [String], logOnly: Bool, tableSize: Int
-            ) {
-                self.enabled = enabled
-                self.responsesPerSecond = responsesPerSecond
-                self.slip = slip
-                self.ipv4Prefix = ipv4Prefix
-                self.ipv6Prefix = ipv6Prefix
-                self.exempt = exempt
-                self.logOnly = logOnly
-                self.tableSize = tableSize
-            }
-        }
-
-        /// Never the secrets: only whether they are set.
-        public struct Cookies: Codable, Sendable, Equatable {
-            /// `configured` (shared by the sites) or `random` (this process only).
-            public var secret: String
-            public var previousSecret: Bool
-            public var requireUnderLoad: Int
-
-            public init(secret: String, previousSecret: Bool, requireUnderLoad: Int) {
-                self.secret = secret
-                self.previousSecret = previousSecret
-                self.requireUnderLoad = requireUnderLoad
-            }
-        }
-
-        public var rateLimit: RateLimit
-        public var cookies: Cookies
-        public var tcpConnections: Int
-        public var tcpConnectionsPerClient: Int
-
-        public init(rateLimit: RateLimit, cookies: Cookies, tcpConnections: Int, tcpConnectionsPerClient: Int)
-        {
-            self.rateLimit = rateLimit
-            self.cookies = cookies
-            self.tcpConnections = tcpConnections
-            self.tcpConnectionsPerClient = tcpConnectionsPerClient
-        }
-    }
-}
-
-func epochISO8601(_ seconds: UInt64) -> String {
-    iso8601(Date(timeIntervalSince1970: TimeInterval(seconds)))
-}
-
-private func iso8601(_ date: Date) -> String {
-    date.formatted(.iso8601)
 }

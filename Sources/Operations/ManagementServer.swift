@@ -54,8 +54,9 @@ public struct ManagementServer: Sendable {
                 ? text(.ok, "ok\n") : text(.serviceUnavailable, "serving loops stalled\n")
         }
         router.get("readyz") { _, _ -> Response in
-            let (ready, reason) = monitor.readiness(now: Date())
-            return ready ? text(.ok, "ready\n") : text(.serviceUnavailable, "not ready: \(reason)\n")
+            let readiness = monitor.evaluate(now: Date())
+            return readiness.ready
+                ? text(.ok, "ready\n") : text(.serviceUnavailable, "not ready: \(readiness.reason)\n")
         }
         router.get("health") { _, _ -> Response in
             let encoder = JSONEncoder()

@@ -243,6 +243,9 @@ struct Serve: AsyncParsableCommand {
         probe.start()
         memberProber.start()
         monitor.transition(to: .ready)
+        // What changes with time alone (a self-probe growing old, a maintenance file) is
+        // re-evaluated as often as the self-probe runs, so its change is published promptly.
+        monitor.startWatching(every: settings.health.probeInterval)
         await httpTask.value
         // Only reached if the management HTTP stops by itself; the drain ends the process with
         // terminateProcess, never by returning here, so nothing is torn down under a running
