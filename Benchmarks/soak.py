@@ -58,15 +58,17 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import build_query, dnsperf_totals, encode_name, free_port, log, served_serial  # noqa: E402  (shared helpers)
+from benchlib import DEFAULT_ANYDNS, log  # noqa: E402
+from benchlib.dnsperf import dnsperf_totals  # noqa: E402
+from benchlib.dnsquery import QTYPE_A, build_query, encode_name, served_serial  # noqa: E402
+from benchlib.procstats import status_kib  # noqa: E402
+from benchlib.servers import free_port  # noqa: E402
+from benchlib.zones import generate_zone, replace_file, with_serial  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GEN_ZONE = os.path.join(REPO, "Benchmarks", "gen_zone.py")
 ORIGIN = "soak.test."
 IDLE_TIMEOUT = 10.0  # limits.tcp-idle-timeout: anydns's default, written out in the configuration
 STARTUP_TIMEOUT = 120.0
 FINAL_FD_TIMEOUT = 30.0  # extra seconds (after the idle timeout) for the descriptors to come back
-QTYPE_A, QTYPE_SOA = 1, 6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,8 +296,7 @@ class SoakZone:
     def __init__(self, names, workdir):
         self.path = os.path.join(workdir, "soak.test.zone")
         self.query_file = os.path.join(workdir, "soak.test.queries")
-        subprocess.run([sys.executable, GEN_ZONE, ORIGIN, str(names), self.path, self.query_file, "--serial", "1"],
-                       check=True)
+        generate_zone(ORIGIN, names, self.path, self.query_file)
         with open(self.path) as zone_file:
             self.version_a = zone_file.read()
         changed = re.sub(r"^(h\d*00) A 10\.(\d+)\.(\d+)\.(\d+)$", r"\1 A 172.16.\3.\4", self.version_a,
@@ -307,11 +308,7 @@ class SoakZone:
         """Write the other version with the next serial (new file + rename); return the serial."""
         self.serial += 1
         text = self.version_b if self.serial % 2 == 0 else self.version_a
-        text = re.sub(r"^@ SOA ns1 hostmaster \d+ ", f"@ SOA ns1 hostmaster {self.serial} ", text,
-                      count=1, flags=re.MULTILINE)
-        with open(self.path + ".new", "w") as zone_file:
-            zone_file.write(text)
-        os.replace(self.path + ".new", self.path)
+        replace_file(self.path, with_serial(text, self.serial))
         return self.serial
 
 
@@ -359,11 +356,7 @@ limits:
         raise RuntimeError(f"anydns did not answer with serial {serial} in {STARTUP_TIMEOUT:.0f} s")
 
     def rss_mib(self):
-        with open(f"/proc/{self.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+        return status_kib(self.pid, "VmRSS") / 1024
 
     def fds(self):
         return len(os.listdir(f"/proc/{self.pid}/fd"))
@@ -646,7 +639,7 @@ def summarise_by_label(deltas, label):
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--anydns", default=os.path.join(REPO, ".build", "release", "anydns"))
+    parser.add_argument("--anydns", default=DEFAULT_ANYDNS)
     parser.add_argument("--duration", type=int, default=600, help="seconds of load (default 600)")
     parser.add_argument("--warmup", type=float, default=60, help="seconds before memory must stay flat")
     parser.add_argument("--qps", type=int, default=2000, help="dnsperf -Q")
