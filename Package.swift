@@ -72,8 +72,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The YAML configuration file and its validation.
-        .target(name: "AnydnsConfig", dependencies: ["DNSWire", "DNSAuth", "Yams"]),
+        // The YAML configuration: the schema, a reader that names every key path in its errors, one
+        // file per section; sections are read straight into the features' own settings types.
+        .target(name: "AnydnsConfig", dependencies: ["DNSWire", "DNSAuth", "DNSGuard", "Yams"]),
         // Health states, self-probe, metrics, management HTTP: what the BGP announcer relies on.
         .target(
             name: "Operations",
@@ -121,7 +122,7 @@ let package = Package(
                 "DNSResponder", "DNSZone", "DNSWire", "DNSAuth", "DNSGuard", "Members", "ServingTypes",
                 "TestSupport",
             ]),
-        .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig", "DNSAuth"]),
+        .testTarget(name: "AnydnsConfigTests", dependencies: ["AnydnsConfig", "DNSAuth", "DNSGuard"]),
         .testTarget(name: "DNSAuthTests", dependencies: ["DNSAuth", "DNSWire", "TestSupport"]),
         .testTarget(name: "DNSGuardTests", dependencies: ["DNSGuard", "DNSAuth", "CAnydnsCrypto"]),
         .testTarget(name: "MembersTests", dependencies: ["Members", "DNSWire", "DNSAuth"]),

@@ -1,3 +1,5 @@
+import DNSAuth
+import DNSGuard
 import Foundation
 
 /// The `/health` view of the monitor's state: what an operator or a dashboard reads. The state
@@ -186,31 +188,6 @@ public struct HealthDocument: Codable, Sendable, Equatable {
 
     /// What protects the site under attack, as configured (README "Rate limiting", "DNS cookies").
     public struct Defences: Codable, Sendable, Equatable {
-        public struct RateLimit: Codable, Sendable, Equatable {
-            public var enabled: Bool
-            public var responsesPerSecond: Int
-            public var slip: Int
-            public var ipv4Prefix: Int
-            public var ipv6Prefix: Int
-            public var exempt: [String]
-            public var logOnly: Bool
-            public var tableSize: Int
-
-            public init(
-                enabled: Bool, responsesPerSecond: Int, slip: Int, ipv4Prefix: Int, ipv6Prefix: Int,
-                exempt: [String], logOnly: Bool, tableSize: Int
-            ) {
-                self.enabled = enabled
-                self.responsesPerSecond = responsesPerSecond
-                self.slip = slip
-                self.ipv4Prefix = ipv4Prefix
-                self.ipv6Prefix = ipv6Prefix
-                self.exempt = exempt
-                self.logOnly = logOnly
-                self.tableSize = tableSize
-            }
-        }
-
         /// Never the secrets: only whether they are set.
         public struct Cookies: Codable, Sendable, Equatable {
             /// `configured` (shared by the sites) or `random` (this process only).
@@ -225,13 +202,14 @@ public struct HealthDocument: Codable, Sendable, Equatable {
             }
         }
 
-        public var rateLimit: RateLimit
+        public var rateLimit: RateLimitSettings
         public var cookies: Cookies
         public var tcpConnections: Int
         public var tcpConnectionsPerClient: Int
 
-        public init(rateLimit: RateLimit, cookies: Cookies, tcpConnections: Int, tcpConnectionsPerClient: Int)
-        {
+        public init(
+            rateLimit: RateLimitSettings, cookies: Cookies, tcpConnections: Int, tcpConnectionsPerClient: Int
+        ) {
             self.rateLimit = rateLimit
             self.cookies = cookies
             self.tcpConnections = tcpConnections
@@ -246,4 +224,43 @@ func epochISO8601(_ seconds: UInt64) -> String {
 
 func iso8601(_ date: Date) -> String {
     date.formatted(.iso8601)
+}
+
+/// `/health`'s `defences.rateLimit`: the rate limiter's settings as the operator wrote them
+/// (README "Rate limiting"), with whether they turn limiting on.
+extension RateLimitSettings: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case enabled, responsesPerSecond, slip, ipv4Prefix, ipv6Prefix, exempt, logOnly, tableSize
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(isEnabled, forKey: .enabled)
+        try container.encode(responsesPerSecond, forKey: .responsesPerSecond)
+        try container.encode(slip, forKey: .slip)
+        try container.encode(ipv4PrefixLength, forKey: .ipv4Prefix)
+        try container.encode(ipv6PrefixLength, forKey: .ipv6Prefix)
+        try container.encode(exempt.map(\.description), forKey: .exempt)
+        try container.encode(logOnly, forKey: .logOnly)
+        try container.encode(tableSize, forKey: .tableSize)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let exempt = try container.decode([String].self, forKey: .exempt)
+        self.init(
+            responsesPerSecond: try container.decode(Int.self, forKey: .responsesPerSecond),
+            slip: try container.decode(Int.self, forKey: .slip),
+            ipv4PrefixLength: try container.decode(Int.self, forKey: .ipv4Prefix),
+            ipv6PrefixLength: try container.decode(Int.self, forKey: .ipv6Prefix),
+            exempt: try exempt.map { text in
+                guard let prefix = AddressPrefix(text) else {
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .exempt, in: container, debugDescription: "not an address prefix: \(text)")
+                }
+                return prefix
+            },
+            logOnly: try container.decode(Bool.self, forKey: .logOnly),
+            tableSize: try container.decode(Int.self, forKey: .tableSize))
+    }
 }

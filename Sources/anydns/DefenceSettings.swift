@@ -10,7 +10,7 @@ enum DefenceSettings {
     static func defences(_ configuration: Configuration) -> Defenses {
         let cookies = configuration.cookies
         let secret = cookies.secret.flatMap { CookieSecret(hex: $0) } ?? .random()
-        let rateLimit = rateLimitSettings(configuration.rateLimit)
+        let rateLimit = configuration.rateLimit
         return Defenses(
             cookies: ServerCookies(
                 secret: secret, previousSecret: cookies.previousSecret.flatMap { CookieSecret(hex: $0) }),
@@ -20,23 +20,10 @@ enum DefenceSettings {
             tcpKeepalive: UInt16(clamping: Int(configuration.limits.tcpIdleTimeout * 10)))
     }
 
-    static func rateLimitSettings(_ rateLimit: Configuration.RateLimit) -> RateLimitSettings {
-        RateLimitSettings(
-            responsesPerSecond: rateLimit.responsesPerSecond, slip: rateLimit.slip,
-            ipv4PrefixLength: rateLimit.ipv4Prefix, ipv6PrefixLength: rateLimit.ipv6Prefix,
-            // Checked when the configuration was read.
-            exempt: rateLimit.exempt.compactMap(AddressPrefix.init), logOnly: rateLimit.logOnly,
-            tableSize: rateLimit.tableSize)
-    }
-
     /// What `/health` shows: the settings, never the secrets.
     static func health(_ configuration: Configuration) -> HealthDocument.Defences {
-        let rateLimit = configuration.rateLimit
-        return HealthDocument.Defences(
-            rateLimit: .init(
-                enabled: rateLimit.responsesPerSecond > 0, responsesPerSecond: rateLimit.responsesPerSecond,
-                slip: rateLimit.slip, ipv4Prefix: rateLimit.ipv4Prefix, ipv6Prefix: rateLimit.ipv6Prefix,
-                exempt: rateLimit.exempt, logOnly: rateLimit.logOnly, tableSize: rateLimit.tableSize),
+        HealthDocument.Defences(
+            rateLimit: configuration.rateLimit,
             cookies: .init(
                 secret: configuration.cookies.secret == nil ? "random" : "configured",
                 previousSecret: configuration.cookies.previousSecret != nil,
