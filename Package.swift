@@ -58,8 +58,8 @@ let package = Package(
         .target(
             name: "DNSTransport",
             dependencies: [
-                "ServingTypes", "DNSResponder", "DNSXfr", "DNSAuth", "DNSGuard", "DNSWire", "DNSZone",
-                "CAnydnsSystem", .product(name: "Logging", package: "swift-log"),
+                "ServingTypes", "DNSResponder", "DNSXfr", "DNSAuth", "DNSGuard", "DNSZone", "CAnydnsSystem",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The life of every zone, whatever its source: loading files, keeping the previous
@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
-                "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "CAnydnsSystem", "DNSXfr",
+                "DNSWire", "DNSZone", "DNSAuth", "DNSResponder", "DNSTransport", "CAnydnsSystem", "DNSXfr",
                 "ZoneLifecycle", "DNSGuard", "Members", "ServingTypes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -91,7 +91,7 @@ let package = Package(
             name: "anydns",
             dependencies: [
                 "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig", "Operations", "DNSAuth",
-                "ZoneLifecycle", "DNSGuard", "Members", "ServingTypes", "DNSXfr",
+                "ZoneLifecycle", "DNSGuard", "Members", "ServingTypes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

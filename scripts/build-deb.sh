@@ -20,6 +20,11 @@ cd "$(dirname "$0")/.."
 
 version=$(sed -n 's/^ *public static let version = "\(.*\)"$/\1/p' Sources/Operations/BuildInfo.swift)
 [ -n "$version" ] || { echo "$0: no BuildInfo.version in Sources/Operations/BuildInfo.swift" >&2; exit 1; }
+changelog_version=$(sed -n '1s/^anydns (\([^)]*\)).*/\1/p' Deploy/debian/changelog)
+[ "$changelog_version" = "$version" ] || {
+    echo "$0: Deploy/debian/changelog starts at $changelog_version, BuildInfo.version is $version: add an entry" >&2
+    exit 1
+}
 arch=$(dpkg --print-architecture)
 name=${DEBFULLNAME:-$(git config user.name 2>/dev/null || echo "anydns builder")}
 email=${DEBEMAIL:-$(git config user.email 2>/dev/null || echo "root@localhost")}
@@ -36,6 +41,11 @@ trap 'rm -rf "$work"' EXIT
 stage=$work/src/debian/anydns
 mkdir -p "$stage/DEBIAN"
 DESTDIR=$stage PREFIX=/usr UNITDIR=/lib/systemd/system scripts/install.sh "$binary"
+# What every Debian package carries (policy 12.5, 12.7): the copyright file, and the changelog
+# compressed with gzip -9n so the package builds the same bytes every time.
+install -m 0644 Deploy/debian/copyright "$stage/usr/share/doc/anydns/copyright"
+gzip -9nc Deploy/debian/changelog > "$stage/usr/share/doc/anydns/changelog.Debian.gz"
+chmod 0644 "$stage/usr/share/doc/anydns/changelog.Debian.gz"
 # Stripped as dh_strip does (Debian policy 10.1): 134 MB of debug information and symbols off.
 strip --remove-section=.comment --remove-section=.note "$stage/usr/bin/anydns"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what anydns needs on Debian 12, for a purpose:
 #   build    libldns-dev, libssl-dev (OpenSSL 3: TSIG, cookies) and pkg-config (to build and serve)
-#   package  the above plus dpkg-dev (dpkg-shlibdeps computes the .deb's Depends: make deb)
+#   package  the above plus dpkg-dev (dpkg-shlibdeps computes the .deb's Depends: make deb) and
+#            lintian (the package test checks the .deb as Debian's archive would)
 #   test     the above plus the test clients and reference servers (dig, kdig, delv, NSD, Knot,
 #            pytest, dnspython), ldnsutils (ldns-keygen and ldns-signzone sign the DNSSEC test
 #            zones, ldns-verify-zone checks them), python3-cryptography (dnspython re-signs the
@@ -14,7 +15,7 @@ set -euo pipefail
 purpose=${1:-build}
 packages=(libldns-dev libssl-dev pkg-config)
 if [ "$purpose" = package ] || [ "$purpose" = test ]; then
-    packages+=(dpkg-dev)
+    packages+=(dpkg-dev lintian)
 fi
 if [ "$purpose" = test ]; then
     packages+=(bind9-dnsutils knot-dnsutils nsd knot python3 python3-pytest python3-dnspython dnsperf

@@ -22,6 +22,7 @@ Needs root (mounts, namespaces, chroot); without it the tests FAIL, they are nev
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import re
@@ -391,6 +392,13 @@ def test_installed_package(package_root):
                  "/usr/share/doc/anydns/Zones/any.zone"):
         assert path in files, f"{path} not in the package: {files}"
         assert root.path(path).is_file(), f"{path} is listed but not installed"
+    # What every Debian package carries (policy 12.5, 12.7).
+    for path in ("/usr/share/doc/anydns/copyright", "/usr/share/doc/anydns/changelog.Debian.gz"):
+        assert path in files, f"{path} not in the package"
+    copyright_text = root.path("/usr/share/doc/anydns/copyright").read_text()
+    assert copyright_text.startswith("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/")
+    changelog = gzip.decompress(root.path("/usr/share/doc/anydns/changelog.Debian.gz").read_bytes()).decode()
+    assert changelog.startswith(f"anydns ({version()}) "), changelog.splitlines()[0]
     conffiles = root.check("dpkg-query -W -f='${Conffiles}' anydns")
     for path in ("/etc/anydns/anydns.yaml", "/etc/anydns/zones/any.zone"):
         assert path in conffiles, f"{path} is not a conffile: {conffiles}"
@@ -415,6 +423,17 @@ def test_installed_package(package_root):
     starts = [c for c in walkthrough_commands() if c.rstrip().endswith("&")]
     assert starts and exec_start in starts[0], f"walkthrough does not run ExecStart: {starts}"
     assert "User=anydns" in unit and "AmbientCapabilities=CAP_NET_BIND_SERVICE" in unit
+
+
+def test_lintian_finds_no_errors():
+    """The .deb as Debian's archive checks it: lintian reports no error (warnings are printed)."""
+    lintian = shutil.which("lintian")
+    assert lintian, "lintian is missing: ./scripts/install-deps.sh package installs it"
+    run = subprocess.run([lintian, "--fail-on", "error", "--no-tag-display-limit", str(deb_path())],
+                         capture_output=True, text=True, timeout=600)
+    print(run.stdout)
+    errors = [line for line in run.stdout.splitlines() if line.startswith("E: ")]
+    assert run.returncode == 0 and not errors, f"lintian errors:\n{run.stdout}{run.stderr}"
 
 
 def test_host_untouched(package_root):
