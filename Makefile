@@ -93,7 +93,8 @@ VERSION := $(shell sed -n 's/^ *public static let version = "\(.*\)"$$/\1/p' Sou
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 STATIC_SCRATCH ?= .build-static
 STATIC_BIN = $(CURDIR)/$(STATIC_SCRATCH)/release/anydns
-DEB = $(CURDIR)/.build/anydns_$(VERSION)_$(DEB_ARCH).deb
+DEB_REVISION := $(shell sed -n '1s/^anydns ($(VERSION)-\([^)]*\)).*/\1/p' Deploy/debian/changelog)
+DEB = $(CURDIR)/.build/anydns_$(VERSION)-$(DEB_REVISION)_$(DEB_ARCH).deb
 PREFIX ?= /usr/local
 DESTDIR ?=
 

@@ -20,11 +20,15 @@ cd "$(dirname "$0")/.."
 
 version=$(sed -n 's/^ *public static let version = "\(.*\)"$/\1/p' Sources/Operations/BuildInfo.swift)
 [ -n "$version" ] || { echo "$0: no BuildInfo.version in Sources/Operations/BuildInfo.swift" >&2; exit 1; }
+# The package's version: upstream's, then the Debian revision (the changelog's first entry).
 changelog_version=$(sed -n '1s/^anydns (\([^)]*\)).*/\1/p' Deploy/debian/changelog)
-[ "$changelog_version" = "$version" ] || {
+case $changelog_version in
+"$version"-*) package_version=$changelog_version ;;
+*)
     echo "$0: Deploy/debian/changelog starts at $changelog_version, BuildInfo.version is $version: add an entry" >&2
     exit 1
-}
+    ;;
+esac
 arch=$(dpkg --print-architecture)
 name=${DEBFULLNAME:-$(git config user.name 2>/dev/null || echo "anydns builder")}
 email=${DEBEMAIL:-$(git config user.email 2>/dev/null || echo "root@localhost")}
@@ -44,8 +48,13 @@ DESTDIR=$stage PREFIX=/usr UNITDIR=/lib/systemd/system scripts/install.sh "$bina
 # What every Debian package carries (policy 12.5, 12.7): the copyright file, and the changelog
 # compressed with gzip -9n so the package builds the same bytes every time.
 install -m 0644 Deploy/debian/copyright "$stage/usr/share/doc/anydns/copyright"
-gzip -9nc Deploy/debian/changelog > "$stage/usr/share/doc/anydns/changelog.Debian.gz"
+# Each entry is signed by whoever builds, as dch signs with $DEBFULLNAME <$DEBEMAIL>.
+sed "s/^ -- [^<]*<[^>]*>/ -- $name <$email>/" Deploy/debian/changelog |
+    gzip -9n > "$stage/usr/share/doc/anydns/changelog.Debian.gz"
 chmod 0644 "$stage/usr/share/doc/anydns/changelog.Debian.gz"
+# Exceptions lintian should know of, each with its reason in the file.
+install -d -m 0755 "$stage/usr/share/lintian/overrides"
+install -m 0644 Deploy/debian/lintian-overrides "$stage/usr/share/lintian/overrides/anydns"
 # Stripped as dh_strip does (Debian policy 10.1): 134 MB of debug information and symbols off.
 strip --remove-section=.comment --remove-section=.note "$stage/usr/bin/anydns"
 
@@ -56,7 +65,7 @@ shlibs=$(cd "$work/src" && dpkg-shlibdeps -O debian/anydns/usr/bin/anydns | sed 
 
 cat > "$stage/DEBIAN/control" <<EOF
 Package: anydns
-Version: $version
+Version: $package_version
 Architecture: $arch
 Maintainer: $name <$email>
 Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
@@ -129,6 +138,6 @@ EOF
 chmod 0755 "$stage/DEBIAN/postinst" "$stage/DEBIAN/prerm" "$stage/DEBIAN/postrm"
 
 mkdir -p "$outdir"
-deb=$outdir/anydns_${version}_${arch}.deb
+deb=$outdir/anydns_${package_version}_${arch}.deb
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >&2
 echo "$deb"

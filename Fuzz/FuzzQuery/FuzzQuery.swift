@@ -9,7 +9,7 @@ import FuzzSupport
 import Members
 import ServingTypes
 
-/// The served zone: every kind of data the responder treats apart (README "Zones";
+/// The served zone: every kind of data the responder treats apart (README "What it answers, and how";
 /// RFC 1034 §4.3.2): CNAME chains and loops, DNAME (RFC 6672), wildcards (RFC 4592), a delegation
 /// with glue and one to a zone also served here, additional data for NS/MX/SRV, an RRset too big
 /// for 512 octets, and the other types libldns reads, unknown ones in RFC 3597 form.

@@ -15,7 +15,7 @@ private let zonePath = directory + "/fuzz.zone"
 private let copyPath = directory + "/copy.zone"
 private let origin = DomainName("example.test.")!
 
-/// Fuzzes the zone file path of a primary (README "Zones", RFC 1035 §5): ``ZoneLoader`` reads
+/// Fuzzes the zone file path of a primary (README "What it answers, and how", RFC 1035 §5): ``ZoneLoader`` reads
 /// the input with ``ZoneFileReader`` (its own entry splitter, directives, libldns for each
 /// record's presentation format) and checks it with ``ZoneBuilder``. A zone that loads is then
 /// written with ``ZoneFileWriter`` and read back, as a secondary's stored copy is: the copy must

@@ -47,13 +47,14 @@ def target_blocks(text: str):
         yield match.group(1), text[match.end():end - 1]
 
 
-def declared_dependencies() -> dict[str, set[str]]:
-    """Each Sources target's dependencies as Package.swift declares them (every quoted name in
-    its `dependencies:`; products of other packages are filtered out by the caller)."""
+def declared_dependencies(tests: bool = False) -> dict[str, set[str]]:
+    """Each Sources target's dependencies (or each test target's, with `tests`) as Package.swift
+    declares them: every quoted name in its `dependencies:`; products of other packages are
+    filtered out by the caller."""
     declared: dict[str, set[str]] = {}
     for kind, body in target_blocks((REPO / "Package.swift").read_text()):
         name = re.search(r"name:\s*\"(\w+)\"", body).group(1)
-        if kind == "testTarget" or "path:" in body:  # tests, fuzz targets, test support
+        if (kind == "testTarget") != tests or (not tests and "path:" in body):  # fuzz, test support
             continue
         deps = re.search(r"dependencies:\s*\[(.*)\]", body, re.S)
         declared[name] = set(re.findall(r"\"(\w+)\"", deps.group(1))) if deps else set()
@@ -93,4 +94,19 @@ def test_package_swift_declares_exactly_what_each_module_imports():
             problems.append(f"{module} imports {sorted(used - deps)} without declaring them")
         if deps - used:
             problems.append(f"{module} declares {sorted(deps - used)} but never imports them")
+    assert not problems, "\n".join(problems)
+
+
+def test_test_targets_declare_what_they_import():
+    """A test that imports a module its target does not declare builds only when something else
+    happened to build that module first: a clean build fails."""
+    project = set(source_modules()) | {"TestSupport"}
+    problems = []
+    for target, deps in declared_dependencies(tests=True).items():
+        path = REPO / "Tests" / target
+        if not path.is_dir():
+            continue
+        used = imports(path, project)
+        if used - deps:
+            problems.append(f"{target} imports {sorted(used - deps)} without declaring them")
     assert not problems, "\n".join(problems)

@@ -398,7 +398,7 @@ def test_installed_package(package_root):
     copyright_text = root.path("/usr/share/doc/anydns/copyright").read_text()
     assert copyright_text.startswith("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/")
     changelog = gzip.decompress(root.path("/usr/share/doc/anydns/changelog.Debian.gz").read_bytes()).decode()
-    assert changelog.startswith(f"anydns ({version()}) "), changelog.splitlines()[0]
+    assert changelog.startswith(f"anydns ({version()}-"), changelog.splitlines()[0]
     conffiles = root.check("dpkg-query -W -f='${Conffiles}' anydns")
     for path in ("/etc/anydns/anydns.yaml", "/etc/anydns/zones/any.zone"):
         assert path in conffiles, f"{path} is not a conffile: {conffiles}"

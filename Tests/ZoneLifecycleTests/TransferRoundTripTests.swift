@@ -1,5 +1,4 @@
 import DNSAuth
-import DNSResponder
 import DNSWire
 import DNSXfr
 import DNSZone
