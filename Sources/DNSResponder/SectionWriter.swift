@@ -262,7 +262,7 @@ struct SectionWriter {
                 let written = zone.withName(of: node) { owner in write(zone, rrset, owner: owner, to: .answer)
                 }
                 guard written, markVisited(node, in: zone) else { return }
-                let ownerLabels = zone.withName(of: node) { NameView.countLabels($0) }
+                let ownerLabels = zone.withName(of: node) { DomainName.labelCount($0) }
                 guard
                     let synthesized = synthesize(
                         name, droppingOwnerLabels: ownerLabels, zone: zone, dname: rrset)
@@ -360,7 +360,7 @@ struct SectionWriter {
         case .nxDomain(let encloser):
             proveNameError(name, encloser: encloser, apexLabels: apexLabels, zone: zone)
         case .delegation(let cut) where zone.rrset(cut, .ds) == nil:
-            let cutDepth = name.labelCount - zone.withName(of: cut) { NameView.countLabels($0) }
+            let cutDepth = name.labelCount - zone.withName(of: cut) { DomainName.labelCount($0) }
             proveNoData(name, node: cut, depth: cutDepth, apexLabels: apexLabels, zone: zone)
         case .answer, .cname, .any, .delegation, .dname:
             break
@@ -370,7 +370,7 @@ struct SectionWriter {
     /// A wildcard answer: the name itself does not exist (RFC 4035 §3.1.3.3: the NSEC covering
     /// it; RFC 5155 §7.2.6: the NSEC3 covering the next closer name).
     private mutating func proveNoCloserName(_ name: NameView, wildcard: NodeID, zone: Zone) {
-        let wildcardLabels = zone.withName(of: wildcard) { NameView.countLabels($0) }
+        let wildcardLabels = zone.withName(of: wildcard) { DomainName.labelCount($0) }
         switch zone.denialMethod {
         case .nsec: addProof(zone.nsecCovering(name.bytes), zone)
         case .nsec3:
@@ -412,7 +412,7 @@ struct SectionWriter {
             addProof(wildcard, zone)
         case .nsec3:
             let encloserDepth =
-                name.labelCount - (zone.withName(of: wildcard) { NameView.countLabels($0) } - 1)
+                name.labelCount - (zone.withName(of: wildcard) { DomainName.labelCount($0) } - 1)
             if let encloser = zone.node(named: name.suffix(dropping: encloserDepth)),
                 let match = zone.nsec3Matching(encloser)
             {
@@ -771,18 +771,5 @@ private enum ChaosNames {
 
     private static func wire(_ labels: String...) -> [UInt8] {
         labels.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0]
-    }
-}
-
-extension NameView {
-    /// Labels in an uncompressed wire name (not counting the root).
-    static func countLabels(_ name: UnsafeRawBufferPointer) -> Int {
-        var count = 0
-        var position = 0
-        while name[position] != 0 {
-            count += 1
-            position += 1 + Int(name[position])
-        }
-        return count
     }
 }
