@@ -44,7 +44,7 @@ struct SectionWriter {
     /// The types added for NS, MX and SRV targets; a constant, so no array is built per query.
     private static let addressTypes: [RecordType] = [.a, .aaaa]
 
-    private enum Section {
+    enum Section {
         case answer
         case authority
         case additional
@@ -69,6 +69,13 @@ struct SectionWriter {
             UnsafeRawBufferPointer(rebasing: packet[DNSHeader.length..<query.questionEnd]))
         self.writer.rememberName(at: DNSHeader.length)
         afterQuestion = self.writer.mark
+    }
+
+    /// The query name, lowercase, as a view over the scratch.
+    var loweredName: NameView {
+        NameView(
+            loweringName: UnsafeRawBufferPointer(rebasing: scratch.queryName[0..<query.nameLength]),
+            storage: scratch.names[0], starts: scratch.labelStarts[0])
     }
 
     /// Ends with `rcode` and no records.
@@ -168,53 +175,6 @@ struct SectionWriter {
         case .delegation(let cut):
             zone.withName(of: cut) { account(.referral, name: $0) }
         }
-    }
-
-    // MARK: Zone-level requests (NOTIFY, transfers, EXPIRE)
-
-    /// The query name, lowercase, as a view over the scratch.
-    private var loweredName: NameView {
-        NameView(
-            loweringName: UnsafeRawBufferPointer(rebasing: scratch.queryName[0..<query.nameLength]),
-            storage: scratch.names[0], starts: scratch.labelStarts[0])
-    }
-
-    /// The servable zone whose apex is exactly the query name, in class IN.
-    func exactZone() -> Zone? {
-        guard query.qclass == .internet, case .zone(let zone, 0) = zones.match(loweredName) else {
-            return nil
-        }
-        return zone
-    }
-
-    /// The origin of the zone (servable or not) whose apex is exactly the query name.
-    func exactZoneOrigin() -> DomainName? {
-        let name = loweredName
-        switch zones.match(name) {
-        case .zone(let zone, 0): return zone.origin
-        case .unavailable(0): return DomainName(trustedWire: Array(name.bytes))
-        default: return nil
-        }
-    }
-
-    /// Whether the query name falls in a zone that is configured but not servable now.
-    func isUnavailableZone() -> Bool {
-        if case .unavailable = zones.match(loweredName) { return true }
-        return false
-    }
-
-    /// Answers with the zone's SOA alone (IXFR over UDP, RFC 1995 §2).
-    mutating func answerSOA(_ zone: Zone) {
-        _ = zone.withName(of: zone.apex) { owner in write(zone, zone.soa, owner: owner, to: .answer) }
-        finish()
-    }
-
-    /// The EXPIRE value for the zone of the query (RFC 7314 §2): the SOA EXPIRE on a primary,
-    /// the seconds left on a secondary; `nil` when no zone here holds the name.
-    func expireSeconds(now: UInt64) -> UInt32? {
-        guard let (zone, _) = zones.zone(for: loweredName) else { return nil }
-        guard let expiresAt = zone.expiresAt else { return zone.soaTimers.expire }
-        return UInt32(clamping: expiresAt > now ? expiresAt - now : 0)
     }
 
     // MARK: RFC 1034 §4.3.2 step 3
@@ -531,7 +491,7 @@ struct SectionWriter {
 
     /// Writes an RRset into `section`. Returns false when it did not fit: for optional data the
     /// RRset is simply left out, otherwise the whole response is truncated.
-    private mutating func write(
+    mutating func write(
         _ zone: Zone, _ rrset: RRSetID, owner: UnsafeRawBufferPointer, to section: Section,
         ttlCap: UInt32 = .max, optional: Bool = false
     ) -> Bool {
@@ -569,7 +529,7 @@ struct SectionWriter {
     }
 
     /// Sets the header flags and section counts.
-    private mutating func finish() {
+    mutating func finish() {
         var flags = responseFlags(echoing: query.header.flags, rcode: rcode)
         if authoritative { flags |= DNSHeader.Flag.aa }
         if truncated { flags |= DNSHeader.Flag.tc }
