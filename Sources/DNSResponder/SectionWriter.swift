@@ -29,9 +29,9 @@ struct SectionWriter {
     /// An Extended DNS Error to attach when the query has EDNS (RFC 8914 §4).
     private(set) var extendedError: ExtendedError? = nil
     /// How response rate limiting accounts this response, and under which name (lowercase wire
-    /// format, in ``ResponderScratch/rateName``): see ``ResponseClass``.
-    private(set) var responseClass = ResponseClass.error
-    private(set) var rateNameLength = 1
+    /// format, in ``ResponderScratch/rateName``): see ResponseAccounting.swift.
+    var responseClass = ResponseClass.error
+    var rateNameLength = 1
     /// The zone the answer ended in (a CNAME chain may cross into another zone we serve).
     private var finalZone: Zone? = nil
     private var authoritative = true
@@ -138,42 +138,6 @@ struct SectionWriter {
             return found
         default:
             return found
-        }
-    }
-
-    /// Notes how rate limiting accounts this response: its class and the name it is keyed on.
-    private mutating func account(_ responseClass: ResponseClass, name: UnsafeRawBufferPointer) {
-        self.responseClass = responseClass
-        guard accountsRate else { return }
-        let length = min(name.count, scratch.rateName.count)
-        UnsafeMutableRawBufferPointer(rebasing: scratch.rateName[0..<length]).copyMemory(
-            from: UnsafeRawBufferPointer(rebasing: name[0..<length]))
-        rateNameLength = length
-    }
-
-    /// Accounts an error: one bucket per client prefix, keyed on the root.
-    private mutating func accountError() {
-        responseClass = .error
-        if accountsRate { scratch.rateName[0] = 0 }
-        rateNameLength = 1
-    }
-
-    /// Accounts the first step of an answer under the class NSD and Knot DNS give it.
-    private mutating func account(_ result: LookupResult, name: NameView, zone: Zone) {
-        switch result {
-        case .answer(let node, _, true), .cname(let node, _, true), .any(let node, true):
-            zone.withName(of: node) { account(.wildcard, name: $0) }
-        case .dname(let node, _):
-            // Keyed on the DNAME owner, like a wildcard: random names below it share a bucket.
-            zone.withName(of: node) { account(.wildcard, name: $0) }
-        case .answer, .cname, .any:
-            account(.positive, name: name.bytes)
-        case .noData:
-            zone.withName(of: zone.apex) { account(.noData, name: $0) }
-        case .nxDomain:
-            zone.withName(of: zone.apex) { account(.nxDomain, name: $0) }
-        case .delegation(let cut):
-            zone.withName(of: cut) { account(.referral, name: $0) }
         }
     }
 
