@@ -34,8 +34,8 @@ struct SectionWriter {
     var rateNameLength = 1
     /// The zone the answer ended in (a CNAME chain may cross into another zone we serve).
     private var finalZone: Zone? = nil
-    private var authoritative = true
-    private var counts: (answer: UInt16, authority: UInt16, additional: UInt16) = (0, 0, 0)
+    var authoritative = true
+    var counts: (answer: UInt16, authority: UInt16, additional: UInt16) = (0, 0, 0)
     private var targetCount = 0
     private var visitedCount = 0
     private var proofCount = 0
@@ -95,10 +95,8 @@ struct SectionWriter {
 
     mutating func resolve(identity: ServerIdentity, members: MemberTable? = nil) {
         let name = loweredName
+        if answerChaos(name, identity: identity) { return }
         switch query.qclass {
-        case .chaos:
-            answerChaos(name, identity: identity)
-            return
         case .internet, .any:
             break
         default:
@@ -476,7 +474,7 @@ struct SectionWriter {
         }
     }
 
-    private mutating func truncate() {
+    mutating func truncate() {
         writer.rollback(to: afterQuestion)
         counts = (0, 0, 0)
         truncated = true
@@ -501,59 +499,6 @@ struct SectionWriter {
         writer.patch(counts.answer, at: 6)
         writer.patch(counts.authority, at: 8)
         writer.patch(counts.additional, at: 10)
-    }
-
-    // MARK: CHAOS class (RFC 4892)
-
-    /// `id.server.` / `hostname.bind.` give the identity, `version.bind.` / `version.server.` the
-    /// version (or REFUSED when hidden); anything else in class CH is refused. Never from IN data.
-    private mutating func answerChaos(_ name: NameView, identity: ServerIdentity) {
-        authoritative = false
-        account(.positive, name: name.bytes)
-        let text: String?
-        if ChaosNames.identity.contains(where: { $0.elementsEqual(name.bytes) }) {
-            text = identity.identity
-        } else if ChaosNames.version.contains(where: { $0.elementsEqual(name.bytes) }) {
-            text = identity.version
-        } else {
-            text = nil
-        }
-        guard var text else {
-            accountError()
-            return finishEmpty(rcode: .refused, authoritative: false)
-        }
-        if query.type == .txt || query.type == .any {
-            let fitted = text.withUTF8 { writeChaosTXT(owner: name.bytes, text: UnsafeRawBufferPointer($0)) }
-            if fitted { counts.answer = 1 } else { truncate() }
-        }
-        finish()
-    }
-}
-
-extension SectionWriter {
-    /// One CH TXT record with TTL 0 holding `text` split into 255-octet strings; false if it did not fit.
-    fileprivate mutating func writeChaosTXT(owner: UnsafeRawBufferPointer, text: UnsafeRawBufferPointer)
-        -> Bool
-    {
-        let mark = writer.mark
-        do {
-            try writer.writeName(owner)
-            try writer.append(RecordType.txt.rawValue)
-            try writer.append(DNSClass.chaos.rawValue)
-            try writer.append(UInt32(0))
-            let chunks = max(1, (text.count + 254) / 255)
-            try writer.append(UInt16(text.count + chunks))
-            for chunk in 0..<chunks {
-                let part = UnsafeRawBufferPointer(
-                    rebasing: text[(chunk * 255)..<min(text.count, chunk * 255 + 255)])
-                try writer.append(UInt8(part.count))
-                try writer.append(part)
-            }
-            return true
-        } catch {
-            writer.rollback(to: mark)
-            return false
-        }
     }
 }
 
@@ -685,15 +630,5 @@ extension SectionWriter {
             truncate()
             return 0
         }
-    }
-}
-
-/// The CHAOS-class names of RFC 4892, lowercase wire format.
-private enum ChaosNames {
-    static let identity: [[UInt8]] = [wire("id", "server"), wire("hostname", "bind")]
-    static let version: [[UInt8]] = [wire("version", "bind"), wire("version", "server")]
-
-    private static func wire(_ labels: String...) -> [UInt8] {
-        labels.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0]
     }
 }
