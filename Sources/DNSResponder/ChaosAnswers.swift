@@ -3,6 +3,7 @@
 // record (RFC 1035 §3.3.14); nothing in class CH comes from zone data (README "What it answers,
 // and how").
 
+import DNSGuard
 import DNSWire
 
 extension SectionWriter {
