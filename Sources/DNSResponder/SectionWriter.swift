@@ -1,9 +1,8 @@
-// The section writer: the state of one response being built in the worker's scratch memory, and
-// what every answer source shares: writing an RRset into a section, truncation (RFC 2181 §9,
-// RFC 7766) and the header flags and counts (RFC 1035 §4.1.1). The sources themselves live
-// beside it, one file each: ChaosAnswers, MemberAnswers, ZoneLookup with DNSSECProofs,
-// ZoneRequests, and ResponseAccounting for rate limiting (docs/ARCHITECTURE.md "The path of a
-// query"); `resolve` in Responder.swift puts them in order.
+// The section writer: the state of one response being built, and what every answer source
+// shares: writing an RRset into a section, truncation and the header flags and counts (RFC 1035
+// §4.1.1). The sources live beside it, one file each: ChaosAnswers, MemberAnswers, ZoneLookup
+// with DNSSECProofs, ZoneRequests, and ResponseAccounting for rate limiting
+// (docs/ARCHITECTURE.md "The path of a query"); `resolve` in Responder.swift puts them in order.
 
 import DNSGuard
 import DNSWire
@@ -17,8 +16,8 @@ import ServingTypes
 /// fit, every section is emptied and TC=1 is set, keeping the question (as NSD and Knot do); the
 /// client retries over TCP. Additional data that does not fit is left out without TC.
 ///
-/// Everything lives in the worker's ``ResponderScratch`` and in this value: answering a query
-/// allocates nothing.
+/// Its state is this value and the worker's ``ResponderScratch``, so that nothing is allocated per
+/// query: the answer sources add no arrays, escaping closures or existentials either.
 struct SectionWriter {
     let query: Query
     let packet: UnsafeRawBufferPointer

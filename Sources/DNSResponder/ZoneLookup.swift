@@ -1,8 +1,8 @@
-// The zones served here as an answer source: the lookup of RFC 1034 §4.3.2 (step 2, the zone;
-// step 3, the data: answers, CNAME chains (RFC 1034 §3.6.2, RFC 2181 §10.1), DNAME substitution
-// (RFC 6672 §3.2), referrals, negative answers (RFC 2308 §3); step 6, additional data for NS, MX
-// and SRV targets (RFC 1035 §3.3.9, §3.3.11, RFC 2782) with required glue (RFC 9471)). The
-// DNSSEC proofs noted along the way are in DNSSECProofs.swift.
+// The zones served here as an answer source, following RFC 1034 §4.3.2: step 2 finds the zone of
+// the name; step 3 its data: answers, CNAME chains (RFC 1034 §3.6.2, RFC 2181 §10.1), DNAME
+// substitution (RFC 6672 §3.2), referrals, and negative answers (RFC 2308 §3); step 6 adds the
+// addresses of NS, MX and SRV targets (RFC 1035 §3.3.9, §3.3.11, RFC 2782), glue being required
+// (RFC 9471). The DNSSEC proofs noted along the way are in DNSSECProofs.swift.
 
 import DNSWire
 import DNSZone
