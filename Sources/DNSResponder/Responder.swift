@@ -38,8 +38,9 @@ public enum CookieState: Sendable, Equatable {
 /// 1. the door (`checkQuery`): the bytes are checked once, offsets of TSIG and SOA serials kept;
 /// 2. authentication: a TSIG record is verified here and nowhere else (RFC 8945 §5.2); a request
 ///    that fails gets NOTAUTH with the TSIG error;
-/// 3. dispatch by opcode and type: NOTIFY (RFC 1996), AXFR/IXFR (RFC 5936, RFC 1995), or an
-///    ordinary query (RFC 1034 §4.3.2);
+/// 3. dispatch by opcode and type: NOTIFY (RFC 1996), AXFR/IXFR (RFC 5936, RFC 1995), UPDATE of
+///    the member table (RFC 2136), or an ordinary query (RFC 1034 §4.3.2), put to its answer
+///    sources in order: CHAOS, the member table, the zones (``SectionWriter/resolve``);
 /// 4. before the answer: the COOKIE option is checked (RFC 7873 §5.2); under load, a UDP query
 ///    without a valid server cookie gets BADCOOKIE instead of an answer;
 /// 5. after the answer, over UDP: response rate limiting drops it, or sends it truncated, when
@@ -488,6 +489,30 @@ public struct Responder: Sendable {
                 zone: zone, clientSerial: query.type == .ixfr ? query.clientSerial : nil, id: query.header.id,
                 question: Array(packet[DNSHeader.length..<query.questionEnd]), queryFlags: query.header.flags,
                 signer: signer, now: context.now, client: context.client))
+    }
+}
+
+extension SectionWriter {
+    /// Answers an ordinary query (RFC 1034 §4.3.2) from its answer sources, in this order, as a
+    /// chain of handlers: each one either finishes the response or passes the query on.
+    /// 1. CHAOS (ChaosAnswers.swift; RFC 4892): class CH, from the server's identity and
+    ///    version, never from zone data.
+    /// 2. The zone of the name (ZoneLookup.swift; RFC 1034 §4.3.2 step 2): the deepest zone
+    ///    served here at or above it, the parent's for DS at a zone apex (RFC 4035 §3.1.4.1).
+    ///    A class other than IN and ANY, or a name outside every zone, is REFUSED; a zone
+    ///    configured but not servable is SERVFAIL (RFC 1034 §4.3.5).
+    /// 3. The member table (MemberAnswers.swift; README "Anycast services"), in class IN: the
+    ///    names it owns in that zone, in front of the zone's own data.
+    /// 4. The zone's data (ZoneLookup.swift; RFC 1034 §4.3.2 steps 3 and 6), with the NSEC or NSEC3
+    ///    proofs of a signed zone (DNSSECProofs.swift; RFC 4035 §3.1.3, RFC 5155 §7.2).
+    ///
+    /// Each source notes how rate limiting accounts its answer (ResponseAccounting.swift).
+    mutating func resolve(identity: ServerIdentity, members: MemberTable? = nil) {
+        let name = loweredName
+        if answerChaos(name, identity: identity) { return }
+        guard let (zone, apexLabels) = zoneOfQuery(name) else { return }
+        if let members, answerFromMembers(name, zone: zone, members: members) { return }
+        answerFromZone(name, apexLabels: apexLabels, in: zone)
     }
 }
 

@@ -1,8 +1,12 @@
-import DNSAuth
+// The section writer: the state of one response being built, and what every answer source
+// shares: writing an RRset into a section, truncation and the header flags and counts (RFC 1035
+// §4.1.1). The sources live beside it, one file each: ChaosAnswers, MemberAnswers, ZoneLookup
+// with DNSSECProofs, ZoneRequests, and ResponseAccounting for rate limiting
+// (docs/ARCHITECTURE.md "The path of a query"); `resolve` in Responder.swift puts them in order.
+
 import DNSGuard
 import DNSWire
 import DNSZone
-import Members
 import ServingTypes
 
 /// Builds one response after the header checks: the question, then ANSWER, AUTHORITY and
@@ -11,6 +15,9 @@ import ServingTypes
 /// Truncation (RFC 2181 §9, RFC 7766): when ANSWER or AUTHORITY data, or required glue, does not
 /// fit, every section is emptied and TC=1 is set, keeping the question (as NSD and Knot do); the
 /// client retries over TCP. Additional data that does not fit is left out without TC.
+///
+/// Its state is this value and the worker's ``ResponderScratch``, so that nothing is allocated per
+/// query: the answer sources add no arrays, escaping closures or existentials either.
 struct SectionWriter {
     let query: Query
     let packet: UnsafeRawBufferPointer
@@ -24,27 +31,26 @@ struct SectionWriter {
     /// NSEC or NSEC3 proofs for wildcards and denials (RFC 4035 §3.1).
     let dnssecOK: Bool
 
-    private(set) var rcode = RCode.noError
+    var rcode = RCode.noError
     private(set) var truncated = false
     /// An Extended DNS Error to attach when the query has EDNS (RFC 8914 §4).
     private(set) var extendedError: ExtendedError? = nil
     /// How response rate limiting accounts this response, and under which name (lowercase wire
-    /// format, in ``ResponderScratch/rateName``): see ``ResponseClass``.
-    private(set) var responseClass = ResponseClass.error
-    private(set) var rateNameLength = 1
+    /// format, in ``ResponderScratch/rateName``): see ResponseAccounting.swift.
+    var responseClass = ResponseClass.error
+    var rateNameLength = 1
     /// The zone the answer ended in (a CNAME chain may cross into another zone we serve).
-    private var finalZone: Zone? = nil
-    private var authoritative = true
-    private var counts: (answer: UInt16, authority: UInt16, additional: UInt16) = (0, 0, 0)
-    private var targetCount = 0
-    private var visitedCount = 0
-    private var proofCount = 0
+    var finalZone: Zone? = nil
+    var authoritative = true
+    var counts: (answer: UInt16, authority: UInt16, additional: UInt16) = (0, 0, 0)
+    /// Entries in use in ``ResponderScratch/additionalTargets``, ``ResponderScratch/visited`` and
+    /// ``ResponderScratch/proofs``.
+    var targetCount = 0
+    var visitedCount = 0
+    var proofCount = 0
     private let afterQuestion: MessageWriter.Mark
 
-    /// The types added for NS, MX and SRV targets; a constant, so no array is built per query.
-    private static let addressTypes: [RecordType] = [.a, .aaaa]
-
-    private enum Section {
+    enum Section {
         case answer
         case authority
         case additional
@@ -71,6 +77,13 @@ struct SectionWriter {
         afterQuestion = self.writer.mark
     }
 
+    /// The query name, lowercase, as a view over the scratch.
+    var loweredName: NameView {
+        NameView(
+            loweringName: UnsafeRawBufferPointer(rebasing: scratch.queryName[0..<query.nameLength]),
+            storage: scratch.names[0], starts: scratch.labelStarts[0])
+    }
+
     /// Ends with `rcode` and no records.
     mutating func finishEmpty(rcode: RCode, authoritative: Bool, extendedError: ExtendedError? = nil) {
         self.rcode = rcode
@@ -86,452 +99,11 @@ struct SectionWriter {
         finish()
     }
 
-    mutating func resolve(identity: ServerIdentity, members: MemberTable? = nil) {
-        let name = loweredName
-        switch query.qclass {
-        case .chaos:
-            answerChaos(name, identity: identity)
-            return
-        case .internet, .any:
-            break
-        default:
-            return finishEmpty(rcode: .refused, authoritative: false, extendedError: .notAuthoritative)
-        }
-        let zone: Zone
-        let apexLabels: Int
-        switch match(name) {
-        case .zone(let found, let labels):
-            (zone, apexLabels) = (found, labels)
-        case .unavailable:
-            // A zone configured but not loaded, not yet transferred or expired (RFC 1034 §4.3.5):
-            // SERVFAIL, as NSD and Knot DNS answer.
-            return finishEmpty(rcode: .servFail, authoritative: false, extendedError: .notReady)
-        case .none:
-            return finishEmpty(rcode: .refused, authoritative: false, extendedError: .notAuthoritative)
-        }
-        if let members, query.qclass == .internet, answerFromMembers(name, zone: zone, members: members) {
-            return
-        }
-        follow(name, apexLabels: apexLabels, in: zone)
-        if !truncated { writeProofs() }
-        if !truncated, let finalZone { writeAdditional(finalZone) }
-        finish()
-    }
-
-    /// The zone `name` is answered from: the deepest zone at or above it, except that DS at a
-    /// zone's apex comes from the parent side of the cut when the parent is served here too
-    /// (RFC 4035 §3.1.4.1), even while the child zone is unavailable.
-    private func match(_ name: NameView) -> ZoneSet.Match {
-        let found = zones.match(name)
-        guard query.type == .ds else { return found }
-        switch found {
-        case .zone(_, 0), .unavailable(0):
-            let parent = zones.match(name, droppingAtLeast: 1)
-            if case .zone = parent { return parent }
-            return found
-        default:
-            return found
-        }
-    }
-
-    /// Notes how rate limiting accounts this response: its class and the name it is keyed on.
-    private mutating func account(_ responseClass: ResponseClass, name: UnsafeRawBufferPointer) {
-        self.responseClass = responseClass
-        guard accountsRate else { return }
-        let length = min(name.count, scratch.rateName.count)
-        UnsafeMutableRawBufferPointer(rebasing: scratch.rateName[0..<length]).copyMemory(
-            from: UnsafeRawBufferPointer(rebasing: name[0..<length]))
-        rateNameLength = length
-    }
-
-    /// Accounts an error: one bucket per client prefix, keyed on the root.
-    private mutating func accountError() {
-        responseClass = .error
-        if accountsRate { scratch.rateName[0] = 0 }
-        rateNameLength = 1
-    }
-
-    /// Accounts the first step of an answer under the class NSD and Knot DNS give it.
-    private mutating func account(_ result: LookupResult, name: NameView, zone: Zone) {
-        switch result {
-        case .answer(let node, _, true), .cname(let node, _, true), .any(let node, true):
-            zone.withName(of: node) { account(.wildcard, name: $0) }
-        case .dname(let node, _):
-            // Keyed on the DNAME owner, like a wildcard: random names below it share a bucket.
-            zone.withName(of: node) { account(.wildcard, name: $0) }
-        case .answer, .cname, .any:
-            account(.positive, name: name.bytes)
-        case .noData:
-            zone.withName(of: zone.apex) { account(.noData, name: $0) }
-        case .nxDomain:
-            zone.withName(of: zone.apex) { account(.nxDomain, name: $0) }
-        case .delegation(let cut):
-            zone.withName(of: cut) { account(.referral, name: $0) }
-        }
-    }
-
-    // MARK: Zone-level requests (NOTIFY, transfers, EXPIRE)
-
-    /// The query name, lowercase, as a view over the scratch.
-    private var loweredName: NameView {
-        NameView(
-            loweringName: UnsafeRawBufferPointer(rebasing: scratch.queryName[0..<query.nameLength]),
-            storage: scratch.names[0], starts: scratch.labelStarts[0])
-    }
-
-    /// The servable zone whose apex is exactly the query name, in class IN.
-    func exactZone() -> Zone? {
-        guard query.qclass == .internet, case .zone(let zone, 0) = zones.match(loweredName) else {
-            return nil
-        }
-        return zone
-    }
-
-    /// The origin of the zone (servable or not) whose apex is exactly the query name.
-    func exactZoneOrigin() -> DomainName? {
-        let name = loweredName
-        switch zones.match(name) {
-        case .zone(let zone, 0): return zone.origin
-        case .unavailable(0): return DomainName(trustedWire: Array(name.bytes))
-        default: return nil
-        }
-    }
-
-    /// Whether the query name falls in a zone that is configured but not servable now.
-    func isUnavailableZone() -> Bool {
-        if case .unavailable = zones.match(loweredName) { return true }
-        return false
-    }
-
-    /// Answers with the zone's SOA alone (IXFR over UDP, RFC 1995 §2).
-    mutating func answerSOA(_ zone: Zone) {
-        _ = zone.withName(of: zone.apex) { owner in write(zone, zone.soa, owner: owner, to: .answer) }
-        finish()
-    }
-
-    /// The EXPIRE value for the zone of the query (RFC 7314 §2): the SOA EXPIRE on a primary,
-    /// the seconds left on a secondary; `nil` when no zone here holds the name.
-    func expireSeconds(now: UInt64) -> UInt32? {
-        guard let (zone, _) = zones.zone(for: loweredName) else { return nil }
-        guard let expiresAt = zone.expiresAt else { return zone.soaTimers.expire }
-        return UInt32(clamping: expiresAt > now ? expiresAt - now : 0)
-    }
-
-    // MARK: RFC 1034 §4.3.2 step 3
-
-    /// Looks `name` up and writes what it finds, following CNAME and DNAME chains, also into
-    /// another zone this server is authoritative for (RFC 1034 §4.3.2 step 3a, as NSD and BIND
-    /// do); a chain stops at a loop and at a name outside every zone served here.
-    private mutating func follow(_ start: NameView, apexLabels apexStart: Int, in startZone: Zone) {
-        var name = start
-        var apexLabels = apexStart
-        var zone = startZone
-        var buffer = 0
-        for hop in 0...ResponderLimits.maxChain {
-            finalZone = zone
-            let result = zone.lookup(name, apexLabels: apexLabels, type: query.type)
-            if hop == 0 { account(result, name: name, zone: zone) }
-            if dnssecOK && zone.denialMethod != nil {
-                prove(result, name: name, apexLabels: apexLabels, zone: zone)
-            }
-            switch result {
-            case .answer(_, let rrset, _):
-                if write(zone, rrset, owner: name.bytes, to: .answer) {
-                    collectTargets(zone, rrset, cut: nil)
-                }
-                return
-            case .any(let node, _):
-                // RFC 8482 §4.2: one RRset, not the whole node.
-                if let rrset = zone.firstRRSet(at: node), write(zone, rrset, owner: name.bytes, to: .answer) {
-                    collectTargets(zone, rrset, cut: nil)
-                }
-                return
-            case .cname(let node, let rrset, _):
-                // RFC 1034 §3.6.2 and RFC 2181 §10.1: each CNAME once, a repeat ends the chain.
-                guard markVisited(node, in: zone), write(zone, rrset, owner: name.bytes, to: .answer) else {
-                    return
-                }
-                buffer ^= 1
-                name = zone.withFirstRecord(of: rrset) { _, target in
-                    NameView(
-                        loweringName: target, storage: scratch.names[buffer],
-                        starts: scratch.labelStarts[buffer])
-                }
-            case .dname(let node, let rrset):
-                // RFC 6672 §3.2: the DNAME, then a CNAME synthesized with the DNAME's TTL.
-                let written = zone.withName(of: node) { owner in write(zone, rrset, owner: owner, to: .answer)
-                }
-                guard written, markVisited(node, in: zone) else { return }
-                let ownerLabels = zone.withName(of: node) { NameView.countLabels($0) }
-                guard
-                    let synthesized = synthesize(
-                        name, droppingOwnerLabels: ownerLabels, zone: zone, dname: rrset)
-                else {
-                    // Truncated, or RFC 6672 §2.2: the result would exceed 255 octets.
-                    if !truncated { rcode = .yxDomain }
-                    return
-                }
-                // RFC 6672 §3.2: the synthesized CNAME is itself the answer to a CNAME query.
-                if query.type == .cname { return }
-                buffer ^= 1
-                name = NameView(
-                    loweringName: synthesized, storage: scratch.names[buffer],
-                    starts: scratch.labelStarts[buffer])
-            case .noData:
-                writeNegative(zone)
-                return
-            case .nxDomain:
-                rcode = .nxDomain
-                writeNegative(zone)
-                return
-            case .delegation(let cut):
-                // RFC 1034 §4.3.2 3b: a referral; AA only if an answer was already given (a CNAME).
-                if hop == 0 { authoritative = false }
-                guard let ns = zone.rrset(cut, .ns),
-                    zone.withName(of: cut, { write(zone, ns, owner: $0, to: .authority) })
-                else { return }
-                collectTargets(zone, ns, cut: cut)
-                // RFC 4035 §3.1.4: in a signed zone, a signed delegation's DS with its RRSIG
-                // (else the proof that there is none, added by `prove`); an unsigned zone's DS is
-                // not added (as NSD and Knot DNS).
-                if dnssecOK && zone.signing != nil, let ds = zone.rrset(cut, .ds) {
-                    _ = zone.withName(of: cut) { write(zone, ds, owner: $0, to: .authority) }
-                }
-                return
-            }
-            // The next name may lie in a zone below this one, or in another zone served here.
-            guard case .zone(let next, let below) = match(name) else { return }
-            zone = next
-            apexLabels = below
-        }
-    }
-
-    /// Writes the CNAME of a DNAME substitution and returns its target (in scratch memory), or
-    /// `nil` when the target would be too long.
-    private mutating func synthesize(
-        _ name: NameView, droppingOwnerLabels ownerLabels: Int, zone: Zone, dname: RRSetID
-    ) -> UnsafeRawBufferPointer? {
-        let prefixLength = Int(name.labelStarts[name.labelCount - ownerLabels])
-        let output = scratch.synthesized
-        let length: Int? = zone.withFirstRecord(of: dname) { _, target in
-            guard prefixLength + target.count <= NameLimits.maxWireLength else { return nil }
-            output.baseAddress!.copyMemory(from: name.bytes.baseAddress!, byteCount: prefixLength)
-            (output.baseAddress! + prefixLength).copyMemory(
-                from: target.baseAddress!, byteCount: target.count)
-            return prefixLength + target.count
-        }
-        guard let length else { return nil }
-        let target = UnsafeRawBufferPointer(rebasing: output[0..<length])
-        let ttl = zone.withFirstRecord(of: dname) { ttl, _ in ttl }
-        let mark = writer.mark
-        do {
-            try writer.writeRecord(owner: name.bytes, type: .cname, ttl: ttl, rdata: target)
-            counts.answer += 1
-        } catch {
-            writer.rollback(to: mark)
-            truncate()
-            return nil
-        }
-        return target
-    }
-
-    /// NODATA and NXDOMAIN: the apex SOA in AUTHORITY with TTL min(SOA TTL, MINIMUM) (RFC 2308 §3).
-    private mutating func writeNegative(_ zone: Zone) {
-        _ = zone.withName(of: zone.apex) { apex in
-            write(zone, zone.soa, owner: apex, to: .authority, ttlCap: zone.negativeTTL)
-        }
-    }
-
-    // MARK: DNSSEC proofs (RFC 4035 §3.1.3, RFC 5155 §7.2)
-
-    /// Notes the NSEC or NSEC3 records that prove what `result` says of `name` in a signed zone:
-    /// that no closer name matched a wildcard, that a name or type does not exist, that a
-    /// delegation has no DS. They are written after the other AUTHORITY records.
-    private mutating func prove(_ result: LookupResult, name: NameView, apexLabels: Int, zone: Zone) {
-        switch result {
-        case .answer(let node, _, true), .cname(let node, _, true), .any(let node, true):
-            proveNoCloserName(name, wildcard: node, zone: zone)
-        case .noData(let node, let wildcard):
-            if wildcard {
-                proveWildcardNoData(name, wildcard: node, zone: zone)
-            } else {
-                proveNoData(name, node: node, apexLabels: apexLabels, zone: zone)
-            }
-        case .nxDomain(let encloser):
-            proveNameError(name, encloser: encloser, apexLabels: apexLabels, zone: zone)
-        case .delegation(let cut) where zone.rrset(cut, .ds) == nil:
-            let cutDepth = name.labelCount - zone.withName(of: cut) { NameView.countLabels($0) }
-            proveNoData(name, node: cut, depth: cutDepth, apexLabels: apexLabels, zone: zone)
-        case .answer, .cname, .any, .delegation, .dname:
-            break
-        }
-    }
-
-    /// A wildcard answer: the name itself does not exist (RFC 4035 §3.1.3.3: the NSEC covering
-    /// it; RFC 5155 §7.2.6: the NSEC3 covering the next closer name).
-    private mutating func proveNoCloserName(_ name: NameView, wildcard: NodeID, zone: Zone) {
-        let wildcardLabels = zone.withName(of: wildcard) { NameView.countLabels($0) }
-        switch zone.denialMethod {
-        case .nsec: addProof(zone.nsecCovering(name.bytes), zone)
-        case .nsec3:
-            addProof(zone.nsec3Covering(name.suffix(dropping: name.labelCount - wildcardLabels)), zone)
-        case nil: break
-        }
-    }
-
-    /// NODATA at an existing name (`depth` labels above `name`; a delegation without DS too):
-    /// its NSEC, or the NSEC covering it when it is an empty non-terminal (RFC 4035 §3.1.3.1,
-    /// §3.1.3.2); its NSEC3, or, where opt-out left it out, the closest provable encloser proof
-    /// (RFC 5155 §7.2.3, §7.2.4, §7.2.7).
-    private mutating func proveNoData(
-        _ name: NameView, node: NodeID, depth: Int = 0, apexLabels: Int, zone: Zone
-    ) {
-        switch zone.denialMethod {
-        case .nsec:
-            if zone.rrset(node, .nsec) != nil {
-                addProof(node, zone)
-            } else {
-                addProof(zone.nsecCovering(name.suffix(dropping: depth)), zone)
-            }
-        case .nsec3:
-            if let match = zone.nsec3Matching(node) {
-                addProof(match, zone)
-            } else {
-                _ = proveClosestEncloser(name, from: depth, apexLabels: apexLabels, zone: zone)
-            }
-        case nil: break
-        }
-    }
-
-    /// Wildcard NODATA: no closer name exists, and the wildcard lacks the type (RFC 4035
-    /// §3.1.3.4; RFC 5155 §7.2.5: closest encloser proof plus the wildcard's NSEC3).
-    private mutating func proveWildcardNoData(_ name: NameView, wildcard: NodeID, zone: Zone) {
-        switch zone.denialMethod {
-        case .nsec:
-            addProof(zone.nsecCovering(name.bytes), zone)
-            addProof(wildcard, zone)
-        case .nsec3:
-            let encloserDepth =
-                name.labelCount - (zone.withName(of: wildcard) { NameView.countLabels($0) } - 1)
-            if let encloser = zone.node(named: name.suffix(dropping: encloserDepth)),
-                let match = zone.nsec3Matching(encloser)
-            {
-                addProof(match, zone)
-            }
-            addProof(zone.nsec3Covering(name.suffix(dropping: encloserDepth - 1)), zone)
-            if let match = zone.nsec3Matching(wildcard) { addProof(match, zone) }
-        case nil: break
-        }
-    }
-
-    /// NXDOMAIN: the name does not exist and no wildcard could have made it (RFC 4035 §3.1.3.2:
-    /// NSECs covering the name and `*.<closest encloser>`; RFC 5155 §7.2.2: the closest
-    /// encloser proof and the NSEC3 covering that wildcard).
-    private mutating func proveNameError(_ name: NameView, encloser: NodeID, apexLabels: Int, zone: Zone) {
-        switch zone.denialMethod {
-        case .nsec:
-            addProof(zone.nsecCovering(name.bytes), zone)
-            zone.withName(of: encloser) {
-                withWildcard(below: $0) { addProof(zone.nsecCovering($0), zone) }
-            }
-        case .nsec3:
-            guard let depth = proveClosestEncloser(name, from: 0, apexLabels: apexLabels, zone: zone) else {
-                return
-            }
-            withWildcard(below: name.suffix(dropping: depth)) { addProof(zone.nsec3Covering($0), zone) }
-        case nil: break
-        }
-    }
-
-    /// RFC 5155 §7.2.1: the NSEC3 matching the closest provable encloser of the name `from`
-    /// labels above `name` (walking up while no NSEC3 matches, as opt-out spans allow), and the
-    /// NSEC3 covering the next closer name. Returns the encloser's depth in `name`.
-    private mutating func proveClosestEncloser(_ name: NameView, from first: Int, apexLabels: Int, zone: Zone)
-        -> Int?
-    {
-        var depth = first
-        while depth <= apexLabels {
-            if let node = zone.node(named: name.suffix(dropping: depth)), let match = zone.nsec3Matching(node)
-            {
-                addProof(match, zone)
-                if depth > first { addProof(zone.nsec3Covering(name.suffix(dropping: depth - 1)), zone) }
-                return depth
-            }
-            depth += 1
-        }
-        return nil
-    }
-
-    /// Calls `body` with `*.<encloser>` in scratch memory.
-    private func withWildcard(
-        below encloser: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void
-    ) {
-        guard encloser.count + 2 <= NameLimits.maxWireLength else { return }
-        let output = scratch.wildcardName
-        output[0] = 1
-        output[1] = UInt8(ascii: "*")
-        UnsafeMutableRawBufferPointer(rebasing: output[2..<(2 + encloser.count)]).copyMemory(from: encloser)
-        body(UnsafeRawBufferPointer(rebasing: output[0..<(2 + encloser.count)]))
-    }
-
-    /// Notes the NSEC or NSEC3 RRset of `node` as a proof, once.
-    private mutating func addProof(_ node: NodeID?, _ zone: Zone) {
-        guard let node else { return }
-        let owner = Unmanaged.passUnretained(zone)
-        for index in 0..<proofCount {
-            let proof = scratch.proofs[index]
-            if proof.node == node && proof.zone.toOpaque() == owner.toOpaque() { return }
-        }
-        guard proofCount < scratch.proofs.count else { return }
-        scratch.proofs[proofCount] = ProofRecord(zone: owner, node: node)
-        proofCount += 1
-    }
-
-    /// Writes the noted proofs into AUTHORITY, each with its RRSIGs; they are required, so a
-    /// proof that does not fit truncates the response.
-    private mutating func writeProofs() {
-        for index in 0..<proofCount {
-            let proof = scratch.proofs[index]
-            let zone = proof.zone.takeUnretainedValue()
-            guard let type = zone.denialType, let rrset = zone.rrset(proof.node, type) else { continue }
-            guard zone.withName(of: proof.node, { write(zone, rrset, owner: $0, to: .authority) }) else {
-                return
-            }
-        }
-    }
-
-    // MARK: Additional section (RFC 1035 §3.3.9, §3.3.11, RFC 2782; glue RFC 9471)
-
-    private mutating func collectTargets(_ zone: Zone, _ rrset: RRSetID, cut: NodeID?) {
-        let type = zone.type(of: rrset)
-        guard type == .ns || type == .mx || type == .srv else { return }
-        zone.forEachRecord(of: rrset) { _, _, target in
-            guard let target, targetCount < scratch.additionalTargets.count else { return }
-            for index in 0..<targetCount where scratch.additionalTargets[index].node == target { return }
-            let required = cut.map { zone.isAtOrBelowCut(target, cut: $0) } ?? false
-            scratch.additionalTargets[targetCount] = AdditionalTarget(node: target, required: required)
-            targetCount += 1
-        }
-    }
-
-    private mutating func writeAdditional(_ zone: Zone) {
-        for index in 0..<targetCount {
-            let target = scratch.additionalTargets[index]
-            for type in Self.addressTypes {
-                guard let rrset = zone.rrset(target.node, type) else { continue }
-                let fitted = zone.withName(of: target.node) { owner in
-                    write(zone, rrset, owner: owner, to: .additional, optional: !target.required)
-                }
-                if !fitted && truncated { return }
-            }
-        }
-    }
-
     // MARK: Writing
 
     /// Writes an RRset into `section`. Returns false when it did not fit: for optional data the
     /// RRset is simply left out, otherwise the whole response is truncated.
-    private mutating func write(
+    mutating func write(
         _ zone: Zone, _ rrset: RRSetID, owner: UnsafeRawBufferPointer, to section: Section,
         ttlCap: UInt32 = .max, optional: Bool = false
     ) -> Bool {
@@ -552,24 +124,15 @@ struct SectionWriter {
         }
     }
 
-    private mutating func truncate() {
+    /// Empties every section, keeping the question, and notes TC=1 (RFC 2181 §9).
+    mutating func truncate() {
         writer.rollback(to: afterQuestion)
         counts = (0, 0, 0)
         truncated = true
     }
 
-    /// Records `node` of `zone` as visited in this chain; false if it already was (a loop).
-    private mutating func markVisited(_ node: NodeID, in zone: Zone) -> Bool {
-        let visit = VisitedNode(zone: ObjectIdentifier(zone), node: node.rawValue)
-        for index in 0..<visitedCount where scratch.visited[index] == visit { return false }
-        guard visitedCount < scratch.visited.count else { return false }
-        scratch.visited[visitedCount] = visit
-        visitedCount += 1
-        return true
-    }
-
     /// Sets the header flags and section counts.
-    private mutating func finish() {
+    mutating func finish() {
         var flags = responseFlags(echoing: query.header.flags, rcode: rcode)
         if authoritative { flags |= DNSHeader.Flag.aa }
         if truncated { flags |= DNSHeader.Flag.tc }
@@ -577,212 +140,5 @@ struct SectionWriter {
         writer.patch(counts.answer, at: 6)
         writer.patch(counts.authority, at: 8)
         writer.patch(counts.additional, at: 10)
-    }
-
-    // MARK: CHAOS class (RFC 4892)
-
-    /// `id.server.` / `hostname.bind.` give the identity, `version.bind.` / `version.server.` the
-    /// version (or REFUSED when hidden); anything else in class CH is refused. Never from IN data.
-    private mutating func answerChaos(_ name: NameView, identity: ServerIdentity) {
-        authoritative = false
-        account(.positive, name: name.bytes)
-        let text: String?
-        if ChaosNames.identity.contains(where: { $0.elementsEqual(name.bytes) }) {
-            text = identity.identity
-        } else if ChaosNames.version.contains(where: { $0.elementsEqual(name.bytes) }) {
-            text = identity.version
-        } else {
-            text = nil
-        }
-        guard var text else {
-            accountError()
-            return finishEmpty(rcode: .refused, authoritative: false)
-        }
-        if query.type == .txt || query.type == .any {
-            let fitted = text.withUTF8 { writeChaosTXT(owner: name.bytes, text: UnsafeRawBufferPointer($0)) }
-            if fitted { counts.answer = 1 } else { truncate() }
-        }
-        finish()
-    }
-}
-
-extension SectionWriter {
-    /// One CH TXT record with TTL 0 holding `text` split into 255-octet strings; false if it did not fit.
-    fileprivate mutating func writeChaosTXT(owner: UnsafeRawBufferPointer, text: UnsafeRawBufferPointer)
-        -> Bool
-    {
-        let mark = writer.mark
-        do {
-            try writer.writeName(owner)
-            try writer.append(RecordType.txt.rawValue)
-            try writer.append(DNSClass.chaos.rawValue)
-            try writer.append(UInt32(0))
-            let chunks = max(1, (text.count + 254) / 255)
-            try writer.append(UInt16(text.count + chunks))
-            for chunk in 0..<chunks {
-                let part = UnsafeRawBufferPointer(
-                    rebasing: text[(chunk * 255)..<min(text.count, chunk * 255 + 255)])
-                try writer.append(UInt8(part.count))
-                try writer.append(part)
-            }
-            return true
-        } catch {
-            writer.rollback(to: mark)
-            return false
-        }
-    }
-}
-
-// MARK: The member table (README "Anycast services")
-
-extension SectionWriter {
-    /// Answers the names the member table owns: a least-sessions service's A and AAAA (the
-    /// reachable member with the fewest sessions, else the service's anycast addresses), and
-    /// `MEMBER._members.SERVICE` (what the table holds). Returns false when the zone's own data
-    /// answers instead. Reads one snapshot of the table; nothing is allocated.
-    fileprivate mutating func answerFromMembers(_ name: NameView, zone: Zone, members: MemberTable) -> Bool {
-        guard let kind = members.services.classify(name.bytes) else { return false }
-        let ttl = MemberService.answerTTL
-        switch kind {
-        case .service(let index):
-            let service = members.services[index]
-            guard service.policy == .leastSessions, query.type == .a || query.type == .aaaa else {
-                return false
-            }
-            let ipv6 = query.type == .aaaa
-            var written = 0
-            if let member = members.snapshot.choose(service: index, ipv6: ipv6, spread: query.header.id) {
-                for address in ipv6 ? member.ipv6 : member.ipv4 { written += writeAddress(address, ttl: ttl) }
-            } else {
-                // No reachable member here: the anycast address routes the client to a site that has one.
-                for address in service.anycast where address.isIPv6 == ipv6 {
-                    written += writeAddress(address, ttl: ttl)
-                }
-            }
-            guard written > 0 || truncated else { return false }
-            account(.positive, name: name.bytes)
-        case .membersNode:
-            answerNegative(.noData, zone: zone)
-        case .below:
-            answerNegative(.nxDomain, zone: zone)
-        case .member(let index, let label):
-            guard
-                let member = members.snapshot.member(
-                    service: index, label: UnsafeRawBufferPointer(rebasing: name.bytes[label]))
-            else {
-                answerNegative(.nxDomain, zone: zone)
-                break
-            }
-            account(.positive, name: name.bytes)
-            var written = 0
-            let type = query.type
-            if type == .a || type == .any {
-                for address in member.ipv4 { written += writeAddress(address, ttl: ttl) }
-            }
-            if type == .aaaa || type == .any {
-                for address in member.ipv6 { written += writeAddress(address, ttl: ttl) }
-            }
-            if type == .txt || type == .any { written += writeMemberState(member, ttl: ttl) }
-            if written == 0 && !truncated { writeNegative(zone) }
-        }
-        finish()
-        return true
-    }
-
-    /// NODATA or NXDOMAIN under the member names: the zone's SOA, accounted at the zone apex as
-    /// on the zone path, so random names do not each get a rate limiting bucket of their own.
-    private mutating func answerNegative(_ responseClass: ResponseClass, zone: Zone) {
-        if responseClass == .nxDomain { rcode = .nxDomain }
-        zone.withName(of: zone.apex) { account(responseClass, name: $0) }
-        writeNegative(zone)
-    }
-
-    /// One A or AAAA record owned by the query name; 1 if written.
-    private mutating func writeAddress(_ address: IPAddress, ttl: UInt32) -> Int {
-        switch address {
-        case .v4(let value):
-            return writeAnswer(.a, ttl: ttl, rdataLength: 4) { writer throws(WriteOverflow) in
-                try writer.append(value)
-            }
-        case .v6(let high, let low):
-            return writeAnswer(.aaaa, ttl: ttl, rdataLength: 16) { writer throws(WriteOverflow) in
-                try writer.append(UInt32(truncatingIfNeeded: high >> 32))
-                try writer.append(UInt32(truncatingIfNeeded: high))
-                try writer.append(UInt32(truncatingIfNeeded: low >> 32))
-                try writer.append(UInt32(truncatingIfNeeded: low))
-            }
-        }
-    }
-
-    /// The member's TXT record: `"sessions=N" "reachable=yes|no"`; 1 if written.
-    private mutating func writeMemberState(_ member: Member, ttl: UInt32) -> Int {
-        // The count's decimal digits without a String: each new (more significant) digit is
-        // shifted in at the bottom, so nibble 0 holds the most significant one.
-        var digits: (UInt64, Int) = (0, 0)
-        var rest = UInt64(max(0, member.sessions))
-        repeat {
-            digits.0 = digits.0 << 4 | (rest % 10)
-            digits.1 += 1
-            rest /= 10
-        } while rest > 0
-        let sessions = "sessions=".utf8.count + digits.1
-        let reachable = member.reachable ? "reachable=yes" : "reachable=no"
-        return writeAnswer(.txt, ttl: ttl, rdataLength: 2 + sessions + reachable.utf8.count) {
-            writer throws(WriteOverflow) in
-            try writer.append(UInt8(sessions))
-            for byte in "sessions=".utf8 { try writer.append(byte) }
-            for position in 0..<digits.1 {
-                try writer.append(UInt8(48 + (digits.0 >> (4 * UInt64(position))) & 0xF))
-            }
-            try writer.append(UInt8(reachable.utf8.count))
-            for byte in reachable.utf8 { try writer.append(byte) }
-        }
-    }
-
-    /// One ANSWER record owned by the query name (a pointer to the question), class IN: the
-    /// header, then `rdata`. 1 if written; if it does not fit, the response is truncated.
-    private mutating func writeAnswer(
-        _ type: RecordType, ttl: UInt32, rdataLength: Int,
-        rdata: (inout MessageWriter) throws(WriteOverflow) -> Void
-    ) -> Int {
-        guard !truncated else { return 0 }
-        let mark = writer.mark
-        do {
-            try writer.append(UInt16(0xC000 | DNSHeader.length))
-            try writer.append(type.rawValue)
-            try writer.append(DNSClass.internet.rawValue)
-            try writer.append(ttl)
-            try writer.append(UInt16(rdataLength))
-            try rdata(&writer)
-            counts.answer += 1
-            return 1
-        } catch {
-            writer.rollback(to: mark)
-            truncate()
-            return 0
-        }
-    }
-}
-
-/// The CHAOS-class names of RFC 4892, lowercase wire format.
-private enum ChaosNames {
-    static let identity: [[UInt8]] = [wire("id", "server"), wire("hostname", "bind")]
-    static let version: [[UInt8]] = [wire("version", "bind"), wire("version", "server")]
-
-    private static func wire(_ labels: String...) -> [UInt8] {
-        labels.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) } + [0]
-    }
-}
-
-extension NameView {
-    /// Labels in an uncompressed wire name (not counting the root).
-    static func countLabels(_ name: UnsafeRawBufferPointer) -> Int {
-        var count = 0
-        var position = 0
-        while name[position] != 0 {
-            count += 1
-            position += 1 + Int(name[position])
-        }
-        return count
     }
 }

@@ -101,7 +101,11 @@ public struct DomainName: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Number of labels, not counting the root.
-    public var labelCount: Int {
+    public var labelCount: Int { wire.withUnsafeBytes { DomainName.labelCount($0) } }
+
+    /// ``labelCount`` of uncompressed wire bytes in place that satisfy the invariant documented on
+    /// the type (a name in zone or scratch memory): labels, not counting the root.
+    public static func labelCount(_ wire: UnsafeRawBufferPointer) -> Int {
         var count = 0
         var index = 0
         while wire[index] != 0 {
