@@ -15,21 +15,17 @@ extension NodeReader {
                     "table-size",
                 ])
             var settings = RateLimitSettings()
-            if let value = fields["responses-per-second"] {
-                // The table counts up to 65,535 responses per bucket and second: a higher rate is
-                // never reached, which is what a benchmark of the accounting cost wants.
-                settings.responsesPerSecond = try integer(
-                    value, at: "rate-limit.responses-per-second", range: 0...10_000_000)
-            }
-            if let value = fields["slip"] {
-                settings.slip = try integer(value, at: "rate-limit.slip", range: 0...100)
-            }
-            if let value = fields["ipv4-prefix"] {
-                settings.ipv4PrefixLength = try integer(value, at: "rate-limit.ipv4-prefix", range: 8...32)
-            }
-            if let value = fields["ipv6-prefix"] {
-                settings.ipv6PrefixLength = try integer(value, at: "rate-limit.ipv6-prefix", range: 16...128)
-            }
+            // The table counts up to 65,535 responses per bucket and second: a higher rate is
+            // never reached, which is what a benchmark of the accounting cost wants.
+            try read(
+                "responses-per-second", of: fields, in: "rate-limit", range: 0...10_000_000,
+                into: &settings.responsesPerSecond)
+            try read("slip", of: fields, in: "rate-limit", range: 0...100, into: &settings.slip)
+            try read(
+                "ipv4-prefix", of: fields, in: "rate-limit", range: 8...32, into: &settings.ipv4PrefixLength)
+            try read(
+                "ipv6-prefix", of: fields, in: "rate-limit", range: 16...128, into: &settings.ipv6PrefixLength
+            )
             if let value = fields["exempt"] {
                 for (index, text) in try stringList(value, at: "rate-limit.exempt").enumerated() {
                     guard let prefix = AddressPrefix(text) else {
@@ -41,12 +37,10 @@ extension NodeReader {
                     settings.exempt.append(prefix)
                 }
             }
-            if let value = fields["log-only"] {
-                settings.logOnly = try boolean(value, at: "rate-limit.log-only")
-            }
-            if let value = fields["table-size"] {
-                settings.tableSize = try integer(value, at: "rate-limit.table-size", range: 1024...(1 << 26))
-            }
+            try read("log-only", of: fields, in: "rate-limit", into: &settings.logOnly)
+            try read(
+                "table-size", of: fields, in: "rate-limit", range: 1024...(1 << 26), into: &settings.tableSize
+            )
             configuration.rateLimit = settings
         }
         if let cookies = top["cookies"] {
@@ -70,10 +64,9 @@ extension NodeReader {
             if configuration.cookies.previousSecret != nil && configuration.cookies.secret == nil {
                 throw fail("cookies.previous-secret", "needs cookies.secret, the one that replaces it")
             }
-            if let value = fields["require-under-load"] {
-                configuration.cookies.requireUnderLoad = try integer(
-                    value, at: "cookies.require-under-load", range: 0...100_000_000)
-            }
+            try read(
+                "require-under-load", of: fields, in: "cookies", range: 0...100_000_000,
+                into: &configuration.cookies.requireUnderLoad)
         }
     }
 }

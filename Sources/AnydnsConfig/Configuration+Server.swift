@@ -122,18 +122,15 @@ extension NodeReader {
         if let health = top["health"] {
             let fields = try mapping(
                 health, at: "health", allowed: ["probe-interval", "probe-max-age", "probe-timeout"])
-            if let value = fields["probe-interval"] {
-                configuration.health.probeInterval = try number(
-                    value, at: "health.probe-interval", range: 0.1...60)
-            }
-            if let value = fields["probe-max-age"] {
-                configuration.health.probeMaxAge = try number(
-                    value, at: "health.probe-max-age", range: 0.2...600)
-            }
-            if let value = fields["probe-timeout"] {
-                configuration.health.probeTimeout = try number(
-                    value, at: "health.probe-timeout", range: 0.05...30)
-            }
+            try read(
+                "probe-interval", of: fields, in: "health", range: 0.1...60,
+                into: &configuration.health.probeInterval)
+            try read(
+                "probe-max-age", of: fields, in: "health", range: 0.2...600,
+                into: &configuration.health.probeMaxAge)
+            try read(
+                "probe-timeout", of: fields, in: "health", range: 0.05...30,
+                into: &configuration.health.probeTimeout)
             guard configuration.health.probeMaxAge > configuration.health.probeInterval else {
                 throw fail("health.probe-max-age", "must be larger than health.probe-interval")
             }
@@ -148,18 +145,15 @@ extension NodeReader {
             let fields = try mapping(
                 limits, at: "limits",
                 allowed: ["tcp-connections", "tcp-connections-per-client", "tcp-idle-timeout"])
-            if let value = fields["tcp-connections"] {
-                configuration.limits.tcpConnections = try integer(
-                    value, at: "limits.tcp-connections", range: 1...100_000)
-            }
-            if let value = fields["tcp-connections-per-client"] {
-                configuration.limits.tcpConnectionsPerClient = try integer(
-                    value, at: "limits.tcp-connections-per-client", range: 1...100_000)
-            }
-            if let value = fields["tcp-idle-timeout"] {
-                configuration.limits.tcpIdleTimeout = try number(
-                    value, at: "limits.tcp-idle-timeout", range: 0.1...3600)
-            }
+            try read(
+                "tcp-connections", of: fields, in: "limits", range: 1...100_000,
+                into: &configuration.limits.tcpConnections)
+            try read(
+                "tcp-connections-per-client", of: fields, in: "limits", range: 1...100_000,
+                into: &configuration.limits.tcpConnectionsPerClient)
+            try read(
+                "tcp-idle-timeout", of: fields, in: "limits", range: 0.1...3600,
+                into: &configuration.limits.tcpIdleTimeout)
         }
         try defenceSettings(top, into: &configuration)
         return configuration

@@ -114,14 +114,12 @@ extension NodeReader {
         }
         if let journal = top["journal"] {
             let fields = try mapping(journal, at: "journal", allowed: ["max-entries", "max-bytes"])
-            if let value = fields["max-entries"] {
-                configuration.journal.maxEntries = try integer(
-                    value, at: "journal.max-entries", range: 1...100_000)
-            }
-            if let value = fields["max-bytes"] {
-                configuration.journal.maxBytes = try integer(
-                    value, at: "journal.max-bytes", range: 1024...(1 << 40))
-            }
+            try read(
+                "max-entries", of: fields, in: "journal", range: 1...100_000,
+                into: &configuration.journal.maxEntries)
+            try read(
+                "max-bytes", of: fields, in: "journal", range: 1024...(1 << 40),
+                into: &configuration.journal.maxBytes)
         }
     }
 }

@@ -86,4 +86,28 @@ struct NodeReader {
         }
         return result
     }
+
+    /// Reads `fields[key]`, when present, into `target`: a whole number in `range`, named
+    /// `section.key` in errors.
+    func read(
+        _ key: String, of fields: [String: Node], in section: String, range: ClosedRange<Int>,
+        into target: inout Int
+    ) throws(ConfigurationError) {
+        if let value = fields[key] { target = try integer(value, at: "\(section).\(key)", range: range) }
+    }
+
+    /// Reads `fields[key]`, when present, into `target`: a number in `range`.
+    func read(
+        _ key: String, of fields: [String: Node], in section: String, range: ClosedRange<Double>,
+        into target: inout Double
+    ) throws(ConfigurationError) {
+        if let value = fields[key] { target = try number(value, at: "\(section).\(key)", range: range) }
+    }
+
+    /// Reads `fields[key]`, when present, into `target`: `true` or `false`.
+    func read(_ key: String, of fields: [String: Node], in section: String, into target: inout Bool)
+        throws(ConfigurationError)
+    {
+        if let value = fields[key] { target = try boolean(value, at: "\(section).\(key)") }
+    }
 }

@@ -88,12 +88,8 @@ extension NodeReader {
                     throw fail("\(path).probe", "expected tcp:PORT, icmp or none, got \(text)")
                 }
             }
-            if let value = fields["probe-interval"] {
-                service.probeInterval = try number(value, at: "\(path).probe-interval", range: 0.1...3600)
-            }
-            if let value = fields["lease"] {
-                service.lease = try integer(value, at: "\(path).lease", range: 1...86400)
-            }
+            try read("probe-interval", of: fields, in: path, range: 0.1...3600, into: &service.probeInterval)
+            try read("lease", of: fields, in: path, range: 1...86400, into: &service.lease)
             result.append(service)
         }
         return result

@@ -46,25 +46,26 @@ public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// The `sockaddr_in` / `sockaddr_in6` for this address, or `nil` if `host` is not numeric.
     public func socketAddress() -> (sockaddr_storage, socklen_t)? {
-        var storage = sockaddr_storage()
         if isIPv6 {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = port.bigEndian
             guard inet_pton(AF_INET6, host, &address.sin6_addr) == 1 else { return nil }
-            withUnsafeBytes(of: address) { source in
-                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
-            }
-            return (storage, socklen_t(MemoryLayout<sockaddr_in6>.size))
-        } else {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return nil }
-            withUnsafeBytes(of: address) { source in
-                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
-            }
-            return (storage, socklen_t(MemoryLayout<sockaddr_in>.size))
+            return Self.stored(address)
         }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return nil }
+        return Self.stored(address)
+    }
+
+    /// `address` (a `sockaddr_in` or `sockaddr_in6`) in a `sockaddr_storage`, with its length.
+    private static func stored<Address>(_ address: Address) -> (sockaddr_storage, socklen_t) {
+        var storage = sockaddr_storage()
+        withUnsafeBytes(of: address) { source in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
+        }
+        return (storage, socklen_t(MemoryLayout<Address>.size))
     }
 }

@@ -10,7 +10,7 @@ import Synchronization
 /// implementations must be cheap and thread-safe.
 public protocol QueryObserver: Sendable {
     func answered(transport: Transport, response: Response?)
-    /// A query of the server's own self-probe was answered: not a client's (README "Metrics").
+    /// A query of the server's own self-probe was answered: not a client's (README "Management HTTP", `GET /metrics`).
     func selfProbeAnswered()
     /// A response asked for work beyond its bytes: a NOTIFY to act on, a refusal to log, or
     /// (over TCP) a transfer, which the listener streams itself and reports when it ends.

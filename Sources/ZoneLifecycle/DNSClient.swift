@@ -21,10 +21,9 @@ public enum DNSClient {
     > {
         let deadline = monotonicNow() + timeout
         let fd: Int32
-        switch connectedSocket(remote, type: Int32(SOCK_DGRAM.rawValue), deadline: deadline) {
-        case .success(let socket): fd = socket
-        case .failure(let failure): return .failure(failure)
-        }
+        do {
+            fd = try connectedSocket(remote, type: Int32(SOCK_DGRAM.rawValue), deadline: deadline).get()
+        } catch { return .failure(error) }
         defer { close(fd) }
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else {
             return .failure(Failure(remote: remote, message: "send: \(String(cString: strerror(errno)))"))
@@ -53,10 +52,9 @@ public enum DNSClient {
     ) -> Result<Void, Failure> {
         let deadline = monotonicNow() + timeout
         let fd: Int32
-        switch connectedSocket(remote, type: Int32(SOCK_STREAM.rawValue), deadline: deadline) {
-        case .success(let socket): fd = socket
-        case .failure(let failure): return .failure(failure)
-        }
+        do {
+            fd = try connectedSocket(remote, type: Int32(SOCK_STREAM.rawValue), deadline: deadline).get()
+        } catch { return .failure(error) }
         defer { close(fd) }
         var framed = [UInt8(request.count >> 8), UInt8(request.count & 0xFF)] + request
         while !framed.isEmpty {
@@ -166,7 +164,7 @@ func monotonicNow() -> Double {
 
 /// A UDP client that keeps one socket per address family for its whole life, so its source
 /// ports are known: the self-probe uses it, and the DNS workers count its queries apart from
-/// clients' (README "Metrics").
+/// clients' (README "Management HTTP", `GET /metrics`).
 public final class FixedPortUDPClient: @unchecked Sendable {
     /// Bound to port 0 on the wildcard address; -1 when the family is unavailable.
     private let sockets: (v4: Int32, v6: Int32)
