@@ -87,11 +87,21 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        // What a running site is told to do: the configuration, the environment and the command
+        // line resolved into each module's runtime settings, so the executable only wires.
+        .target(
+            name: "SiteSettings",
+            dependencies: [
+                "AnydnsConfig", "DNSAuth", "DNSGuard", "DNSResponder", "DNSTransport", "DNSWire", "DNSZone",
+                "Members",
+                "Operations", "ZoneLifecycle",
+            ]
+        ),
         .executableTarget(
             name: "anydns",
             dependencies: [
                 "DNSWire", "DNSZone", "DNSResponder", "DNSTransport", "AnydnsConfig", "Operations", "DNSAuth",
-                "ZoneLifecycle", "DNSGuard", "Members", "ServingTypes",
+                "ZoneLifecycle", "DNSGuard", "Members", "ServingTypes", "SiteSettings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -3,6 +3,7 @@ import ArgumentParser
 import DNSWire
 import DNSZone
 import Foundation
+import SiteSettings
 
 /// `anydns check-zone`: like `named-checkzone`: errors and warnings as `file:line: ...`, exit 1 on error.
 struct CheckZone: ParsableCommand {
@@ -105,7 +106,7 @@ struct CheckConfig: ParsableCommand {
         }
         // The addresses `serve --config` opens: anycast, `listen` entries and the management
         // address (ANYDNS_MANAGEMENT and command-line options aside).
-        let listeners = Serve.listenAddresses(
+        let listeners = SiteSettings.listenAddresses(
             configuration, listen: [], management: configuration.management.address)
         print(
             "\(file): ok, \(configuration.zones.count) zone(s) (\(secondaries) secondary), \(configuration.keys.count) key(s), \(listeners.count) listener(s): \(listeners.map(\.description).joined(separator: ", "))"

@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import Operations
 import ServingTypes
+import SiteSettings
 import Synchronization
 import ZoneLifecycle
 
@@ -26,7 +27,7 @@ final class Reloader: Sendable {
     }
 
     private let serve: Serve
-    private let running: Mutex<Serve.Settings>
+    private let running: Mutex<SiteSettings.Settings>
     /// The configuration the server started with: the keys that need a restart still have
     /// these values, so each reload compares against it (a change stays pending until restart).
     private let startConfiguration: Configuration
@@ -41,7 +42,7 @@ final class Reloader: Sendable {
     private let logger: Logger
 
     init(
-        serve: Serve, settings: Serve.Settings, store: ZoneStore, zoneService: ZoneService,
+        serve: Serve, settings: SiteSettings.Settings, store: ZoneStore, zoneService: ZoneService,
         monitor: HealthMonitor, metrics: DNSMetrics, server: DNSServer, probe: SelfProbe, logger: Logger
     ) {
         self.serve = serve
@@ -57,13 +58,13 @@ final class Reloader: Sendable {
     }
 
     /// The settings in force now (the drain reads its lame-duck period here).
-    var settings: Serve.Settings { running.withLock { $0 } }
+    var settings: SiteSettings.Settings { running.withLock { $0 } }
 
     /// Re-reads the configuration and every zone; see the type's documentation.
     func reloadConfiguration() -> Outcome {
         serial.withLock { _ in
             let old = settings
-            let new: Serve.Settings
+            let new: SiteSettings.Settings
             do {
                 new = try serve.resolveSettings()
             } catch {
@@ -74,7 +75,7 @@ final class Reloader: Sendable {
                 return Outcome(ok: false, message: "reload failed: \(message)")
             }
             let restart = startConfiguration.keysNeedingRestart(in: new.configuration).filter {
-                !serve.overriddenKeys.contains(where: $0.hasPrefix)
+                !SiteSettings.overriddenKeys(serve.options).contains(where: $0.hasPrefix)
             }
             for key in restart {
                 logger.warning("reload: \(key) changed: needs a restart (the running value stays)")
@@ -101,7 +102,7 @@ final class Reloader: Sendable {
                     loadMeter: applied.cookiesRequiredAbove == old.cookiesRequiredAbove
                         ? serving.loadMeter : LoadMeter(threshold: applied.cookiesRequiredAbove)))
             monitor.reconfigure(
-                zones: Serve.monitoredZones(applied),
+                zones: SiteSettings.monitoredZones(applied),
                 settings: .init(
                     maintenanceFile: applied.maintenanceFile, probeMaxAge: applied.health.probeMaxAge,
                     defences: applied.defencesReport),
@@ -158,7 +159,8 @@ final class Reloader: Sendable {
 
     /// The new defences, keeping what holds state when its settings did not change: the rate
     /// limiting table (its counts) and a random cookie secret (clients' server cookies stay valid).
-    private static func keepingState(of old: Serve.Settings, in new: Serve.Settings) -> Defenses {
+    private static func keepingState(of old: SiteSettings.Settings, in new: SiteSettings.Settings) -> Defenses
+    {
         var defenses = new.defenses
         if old.configuration.rateLimit == new.configuration.rateLimit {
             defenses.rateLimiter = old.defenses.rateLimiter

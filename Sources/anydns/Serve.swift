@@ -12,6 +12,7 @@ import Logging
 import Members
 import Operations
 import ServingTypes
+import SiteSettings
 import Synchronization
 import ZoneLifecycle
 
@@ -114,7 +115,7 @@ struct Serve: AsyncParsableCommand {
         configuredLogger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let logger = configuredLogger
 
-        let settings: Settings
+        let settings: SiteSettings.Settings
         do {
             settings = try resolveSettings()
         } catch {
@@ -127,7 +128,7 @@ struct Serve: AsyncParsableCommand {
         let metrics = DNSMetrics()
         let store = ZoneStore(.empty)
         let monitor = HealthMonitor(
-            configuredZones: Self.monitoredZones(settings),
+            configuredZones: SiteSettings.monitoredZones(settings),
             listeners: settings.listen.map(\.description),
             maintenanceFile: settings.maintenanceFile, probeMaxAge: settings.health.probeMaxAge,
             defences: settings.defencesReport, servedZones: { store.snapshot }, logger: logger,
@@ -251,5 +252,22 @@ struct Serve: AsyncParsableCommand {
         // terminateProcess, never by returning here, so nothing is torn down under a running
         // timer or queue.
         withExtendedLifetime((signals, probe, memberProber, reloader)) {}
+    }
+
+    /// The command line as `SiteSettings` takes it.
+    var options: SiteSettings.Options {
+        SiteSettings.Options(
+            config: config, listen: listen, zones: zone, zonesDir: zonesDir, identity: identity,
+            management: management, httpPort: httpPort, lameDuck: lameDuck, workers: workers)
+    }
+
+    /// The settings from the configuration, the environment and this command line; a problem is
+    /// reported as a usage error of `serve`.
+    func resolveSettings() throws -> SiteSettings.Settings {
+        do {
+            return try SiteSettings.resolve(options)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 }

@@ -1,11 +1,9 @@
 import AnydnsConfig
-import ArgumentParser
 import DNSAuth
 import DNSResponder
 import DNSTransport
 import DNSWire
 import DNSZone
-import ServingTypes
 import ZoneLifecycle
 
 /// Turns the configuration's `keys`, `remotes`, `acls` and the zones' `primaries`,
@@ -17,7 +15,7 @@ enum TransferSettings {
         for (index, key) in configuration.keys.enumerated() {
             guard let made = TSIGKey(name: key.name, algorithm: key.algorithm, base64Secret: key.secret)
             else {
-                throw ValidationError(
+                throw SiteSettings.Problem(
                     "keys[\(index)]: key \(key.name) is not usable (name, algorithm or secret)")
             }
             keys[key.name] = made

@@ -2,7 +2,6 @@ import AnydnsConfig
 import DNSAuth
 import DNSWire
 import Members
-import ServingTypes
 
 /// Turns the configuration's `services` into the member table's service definitions (README
 /// "Anycast services"); the keys are the TSIG keys of `keys`, by their DNS names.

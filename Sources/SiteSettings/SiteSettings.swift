@@ -1,26 +1,86 @@
 import AnydnsConfig
-import ArgumentParser
 import DNSAuth
-import DNSGuard
 import DNSResponder
 import DNSTransport
 import DNSWire
-import DNSZone
-import Dispatch
 import Foundation
-import Logging
 import Members
 import Operations
-import ServingTypes
-import Synchronization
 import ZoneLifecycle
 
-/// What `serve` needs, resolved from the configuration file, then the environment, then the
-/// flags (README "Commands", "Configuration"): at start and again on every reload.
-extension Serve {
+/// What a running site is told to do, resolved from the configuration file, then the
+/// environment, then the command line (README "Commands", "Configuration"): at start and again
+/// on every reload. Each section's runtime form is made here, next to the others, from the
+/// configuration's schema: the executable only wires what this returns.
+public enum SiteSettings {
+    /// What `anydns serve` was given on its command line.
+    public struct Options: Sendable {
+        public var config: String?
+        public var listen: [String]
+        public var zones: [String]
+        public var zonesDir: String
+        public var identity: String?
+        public var management: String?
+        public var httpPort: Int?
+        public var lameDuck: Double?
+        public var workers: Int?
+
+        public init(
+            config: String?, listen: [String], zones: [String], zonesDir: String, identity: String?,
+            management: String?, httpPort: Int?, lameDuck: Double?, workers: Int?
+        ) {
+            self.config = config
+            self.listen = listen
+            self.zones = zones
+            self.zonesDir = zonesDir
+            self.identity = identity
+            self.management = management
+            self.httpPort = httpPort
+            self.lameDuck = lameDuck
+            self.workers = workers
+        }
+    }
+
+    /// A setting that cannot be used, in words for the operator.
+    public struct Problem: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Everything `serve` needs, from the configuration file, then the environment, then flags.
+    public struct Settings: Sendable {
+        /// The file as read (empty without `--config`): what a reload compares against.
+        public var configuration: Configuration
+        public var listen: [ListenAddress]
+        public var probeTargets: [ListenAddress]
+        public var managementHTTP: ListenAddress
+        public var zones: [ZoneSource]
+        public var identity: ServerIdentity
+        public var limits: TransportLimits
+        public var udpWorkers: Int
+        /// Where ``udpWorkers`` came from, for the log: a flag, a key, or the usable CPUs.
+        public var udpWorkersChosenBy: String
+        public var health: Configuration.Health
+        public var lameDuck: Double
+        public var maintenanceFile: String?
+        /// TSIG keys and who may transfer or NOTIFY each zone.
+        public var access: AccessPolicy
+        /// Journal limits and storage: what the zone lifecycle keeps until a restart.
+        public var transfers: ZoneServiceSettings
+        /// Every zone the lifecycle owns: file zones and secondary zones, with NOTIFY targets.
+        public var zoneConfigs: [ZoneConfig]
+        /// Cookies, rate limiting, the TCP keepalive announced.
+        public var defenses: Defenses
+        /// UDP queries per second above which a valid server cookie is required; 0 never.
+        public var cookiesRequiredAbove: Int
+        public var defencesReport: HealthDocument.Defences
+        /// Anycast services of the member table.
+        public var services: [MemberService]
+    }
+
     /// The zones the health monitor reports: the file zones as configured, then the secondary
     /// zones with where each is transferred from.
-    static func monitoredZones(_ settings: Settings) -> [ZoneSource] {
+    public static func monitoredZones(_ settings: Settings) -> [ZoneSource] {
         settings.zones
             + settings.zoneConfigs.filter(\.isSecondary).sorted {
                 $0.origin.description < $1.origin.description
@@ -30,52 +90,23 @@ extension Serve {
     }
 
     /// Configuration keys a flag or the environment overrides: their changes on reload are moot.
-    var overriddenKeys: [String] {
+    public static func overriddenKeys(_ options: Options) -> [String] {
         let environment = ProcessInfo.processInfo.environment
         var keys: [String] = []
-        if !listen.isEmpty { keys += ["listen", "dns.anycast", "dns.port"] }
-        if management != nil || environment["ANYDNS_MANAGEMENT"] != nil { keys.append("management.address") }
-        if httpPort != nil { keys.append("management.http-port") }
-        if workers != nil { keys.append("dns.workers") }
-        if !zone.isEmpty { keys.append("zones[") }
+        if !options.listen.isEmpty { keys += ["listen", "dns.anycast", "dns.port"] }
+        if options.management != nil || environment["ANYDNS_MANAGEMENT"] != nil {
+            keys.append("management.address")
+        }
+        if options.httpPort != nil { keys.append("management.http-port") }
+        if options.workers != nil { keys.append("dns.workers") }
+        if !options.zones.isEmpty { keys.append("zones[") }
         return keys
-    }
-
-    /// Everything `serve` needs, from the configuration file, then the environment, then flags.
-    struct Settings: Sendable {
-        /// The file as read (empty without `--config`): what a reload compares against.
-        var configuration: Configuration
-        var listen: [ListenAddress]
-        var probeTargets: [ListenAddress]
-        var managementHTTP: ListenAddress
-        var zones: [ZoneSource]
-        var identity: ServerIdentity
-        var limits: TransportLimits
-        var udpWorkers: Int
-        /// Where ``udpWorkers`` came from, for the log: a flag, a key, or the usable CPUs.
-        var udpWorkersChosenBy: String
-        var health: Configuration.Health
-        var lameDuck: Double
-        var maintenanceFile: String?
-        /// TSIG keys and who may transfer or NOTIFY each zone.
-        var access: AccessPolicy
-        /// Journal limits and storage: what the zone lifecycle keeps until a restart.
-        var transfers: ZoneServiceSettings
-        /// Every zone the lifecycle owns: file zones and secondary zones, with NOTIFY targets.
-        var zoneConfigs: [ZoneConfig]
-        /// Cookies, rate limiting, the TCP keepalive announced.
-        var defenses: Defenses
-        /// UDP queries per second above which a valid server cookie is required; 0 never.
-        var cookiesRequiredAbove: Int
-        var defencesReport: HealthDocument.Defences
-        /// Anycast services of the member table.
-        var services: [MemberService]
     }
 
     /// Every address DNS is served on, once each: the anycast addresses and `listen` entries (or
     /// the `--listen` options instead), and the management address, at `dns.port` (with
     /// `--listen`, at the port of the first); the defaults when there is none (README "Commands").
-    static func listenAddresses(_ configuration: Configuration, listen: [String], management: String?)
+    public static func listenAddresses(_ configuration: Configuration, listen: [String], management: String?)
         -> [ListenAddress]
     {
         let port = UInt16(configuration.dns.port)
@@ -99,25 +130,31 @@ extension Serve {
         return unique
     }
 
-    func resolveSettings() throws -> Settings {
+    /// Resolves everything from `options`, the environment and the configuration file it names.
+    public static func resolve(_ options: Options) throws(Problem) -> Settings {
+        let (config, listen, zone, zonesDir) = (
+            options.config, options.listen, options.zones, options.zonesDir
+        )
+        let (identity, management) = (options.identity, options.management)
+        let (lameDuck, workers) = (options.lameDuck, options.workers)
         var configuration = Configuration(listen: [], zones: [])
         if let config {
             do {
                 configuration = try Configuration.load(path: config)
             } catch {
-                throw ValidationError("\(error)")
+                throw Problem("\(error)")
             }
         }
         let environment = ProcessInfo.processInfo.environment
         let managementAddress =
             management ?? environment["ANYDNS_MANAGEMENT"] ?? configuration.management.address
         if let managementAddress, !isNumericAddress(managementAddress) {
-            throw ValidationError(
+            throw Problem(
                 "ANYDNS_MANAGEMENT \(managementAddress): expected a numeric IPv4 or IPv6 address")
         }
         let port = UInt16(configuration.dns.port)
         let anycast = configuration.dns.anycast.map { ListenAddress(host: $0, port: port) }
-        let unique = Self.listenAddresses(configuration, listen: listen, management: managementAddress)
+        let unique = listenAddresses(configuration, listen: listen, management: managementAddress)
 
         var zones: [ZoneSource]
         if !zone.isEmpty {
@@ -137,19 +174,19 @@ extension Serve {
                     ? "Not a directory"
                     : !FileManager.default.isReadableFile(atPath: zonesDir) ? "Permission denied" : nil
             if let problem {
-                throw ValidationError("cannot read the zones directory \(zonesDir) (--zones-dir): \(problem)")
+                throw Problem("cannot read the zones directory \(zonesDir) (--zones-dir): \(problem)")
             }
             do {
                 zones = try ZoneFileLoader.sources(inDirectory: zonesDir)
             } catch {
-                throw ValidationError(
+                throw Problem(
                     "cannot read the zones directory \(zonesDir): \(error.localizedDescription)")
             }
         }
         let name =
             identity ?? environment["ANYDNS_IDENTITY"] ?? configuration.identity.name
             ?? ProcessInfo.processInfo.hostName
-        let httpPort = UInt16(httpPort ?? configuration.management.httpPort)
+        let httpPort = UInt16(options.httpPort ?? configuration.management.httpPort)
         let cpus = CPUBudget.current()
         // The probe checks what the announcer advertises: the anycast listeners (or, without
         // anycast addresses, every listener).
@@ -174,23 +211,32 @@ extension Serve {
             health: configuration.health,
             lameDuck: lameDuck ?? configuration.lameDuck,
             maintenanceFile: configuration.maintenanceFile,
-            access: try TransferSettings.access(configuration),
+            access: try settingsProblem { try TransferSettings.access(configuration) },
             transfers: TransferSettings.zoneService(configuration),
-            zoneConfigs: try TransferSettings.zoneConfigs(
-                configuration, fileZones: zones, useConfiguredZones: zone.isEmpty),
+            zoneConfigs: try settingsProblem {
+                try TransferSettings.zoneConfigs(
+                    configuration, fileZones: zones, useConfiguredZones: zone.isEmpty)
+            },
             defenses: DefenceSettings.defences(configuration),
             cookiesRequiredAbove: configuration.cookies.requireUnderLoad,
             defencesReport: DefenceSettings.health(configuration),
-            services: try MemberSettings.services(configuration))
+            services: try settingsProblem { try MemberSettings.services(configuration) })
+    }
+
+    /// Runs `make`, whose only errors are ``Problem``s.
+    private static func settingsProblem<T>(_ make: () throws -> T) throws(Problem) -> T {
+        do { return try make() } catch let problem as Problem { throw problem } catch {
+            throw Problem("\(error)")
+        }
     }
 }
 
 /// `--zone ORIGIN=FILE`.
-struct ZoneOption {
-    var origin: DomainName
-    var file: String
+public struct ZoneOption {
+    public var origin: DomainName
+    public var file: String
 
-    init?(_ text: String) {
+    public init?(_ text: String) {
         guard let equals = text.firstIndex(of: "=") else { return nil }
         let name = String(text[..<equals])
         guard let origin = DomainName(name.hasSuffix(".") ? name : name + "."),
