@@ -9,6 +9,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <string.h>
 
 struct anydns_hmac {
     EVP_MAC_CTX *context;
@@ -83,26 +84,54 @@ size_t anydns_hmac_final(const anydns_hmac *hmac, uint8_t *output) {
     return length;
 }
 
-// One SipHash context per thread, made on the thread's first call and re-keyed on each call:
-// EVP_MAC_init of SipHash allocates nothing, so the per-packet path stays allocation-free.
-static _Thread_local EVP_MAC_CTX *thread_siphash;
+// SipHash contexts per thread, one per key in use (the rate-limit table's key, the current and
+// the previous cookie secret): each is keyed once, and every later call with the same key only
+// restores the keyed state (EVP_MAC_init with no key), which is several times cheaper than
+// keying again. Made on a thread's first calls, never freed while the thread serves: the
+// per-packet path allocates nothing.
+#define SIPHASH_SLOTS 4
 
-int anydns_siphash24(uint8_t output[8], const void *bytes, size_t length, const uint8_t key[16]) {
-    pthread_once(&methods_once, fetch_methods);
-    if (thread_siphash == NULL) {
-        if (siphash_method == NULL) return -1;
-        thread_siphash = EVP_MAC_CTX_new(siphash_method);
-        if (thread_siphash == NULL) return -1;
+struct siphash_slot {
+    EVP_MAC_CTX *context;
+    uint8_t key[16];
+    int keyed;
+};
+
+static _Thread_local struct siphash_slot siphash_slots[SIPHASH_SLOTS];
+static _Thread_local unsigned siphash_next_slot;
+
+/// The slot keyed with `key`, keying the oldest one when none is; NULL if OpenSSL fails.
+static struct siphash_slot *siphash_slot_for(const uint8_t key[16]) {
+    for (unsigned index = 0; index < SIPHASH_SLOTS; index++) {
+        struct siphash_slot *slot = &siphash_slots[index];
+        if (slot->keyed && CRYPTO_memcmp(slot->key, key, 16) == 0) {
+            return EVP_MAC_init(slot->context, NULL, 0, NULL) ? slot : NULL;
+        }
+    }
+    struct siphash_slot *slot = &siphash_slots[siphash_next_slot++ % SIPHASH_SLOTS];
+    if (slot->context == NULL) {
+        if (siphash_method == NULL) return NULL;
+        slot->context = EVP_MAC_CTX_new(siphash_method);
+        if (slot->context == NULL) return NULL;
     }
     size_t size = 8;
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
         OSSL_PARAM_construct_end(),
     };
+    slot->keyed = 0;
+    if (!EVP_MAC_init(slot->context, key, 16, params)) return NULL;
+    memcpy(slot->key, key, 16);
+    slot->keyed = 1;
+    return slot;
+}
+
+int anydns_siphash24(uint8_t output[8], const void *bytes, size_t length, const uint8_t key[16]) {
+    pthread_once(&methods_once, fetch_methods);
+    struct siphash_slot *slot = siphash_slot_for(key);
     size_t written = 0;
-    if (!EVP_MAC_init(thread_siphash, key, 16, params)
-        || !EVP_MAC_update(thread_siphash, bytes, length)
-        || !EVP_MAC_final(thread_siphash, output, &written, 8) || written != 8) {
+    if (slot == NULL || !EVP_MAC_update(slot->context, bytes, length)
+        || !EVP_MAC_final(slot->context, output, &written, 8) || written != 8) {
         return -1;
     }
     return 0;
