@@ -76,7 +76,7 @@ public final class ZoneService: @unchecked Sendable {
     /// Runs the events of every zone on a one-second tick. Call after the first ``apply(_:)``.
     public func start() {
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + 1, repeating: 1.0)
+        timer.schedule(deadline: .now(), repeating: 1.0)
         timer.setEventHandler { [weak self] in self?.tick() }
         timer.resume()
         self.timer = timer
@@ -232,17 +232,20 @@ public final class ZoneService: @unchecked Sendable {
         }
     }
 
-    /// Runs the events of `origin` that are due at `now` (on ``queue``).
+    /// Runs the events of `origin` that are due at `now` (on ``queue``), and those they make due
+    /// at once (a stored copy loaded makes its refresh due): each event runs once per pass and
+    /// none schedules itself again for `now`, so this ends.
     func runDueEvents(_ origin: DomainName, now: UInt64) {
-        guard let due = zones[origin]?.events.takeDue(now: now) else { return }
-        for event in due {
-            guard zones[origin] != nil else { return }  // a zone removed meanwhile
-            switch event {
-            case .load: loadStoredCopy(origin, now: now)
-            case .expire: expireIfDue(origin, now: now)
-            case .refresh: startRefresh(origin)
-            case .notify: notifySecondaries(origin)
-            case .flush: flush(origin)
+        while let due = zones[origin]?.events.takeDue(now: now), !due.isEmpty {
+            for event in due {
+                guard zones[origin] != nil else { return }  // a zone removed meanwhile
+                switch event {
+                case .load: loadStoredCopy(origin, now: now)
+                case .expire: expireIfDue(origin, now: now)
+                case .refresh: startRefresh(origin)
+                case .notify: notifySecondaries(origin)
+                case .flush: flush(origin)
+                }
             }
         }
     }
