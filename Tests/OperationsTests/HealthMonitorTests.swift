@@ -16,12 +16,7 @@ struct HealthMonitorTests {
     let start = Date(timeIntervalSince1970: 1_000_000)
 
     init() throws {
-        let path = files.write(
-            "example.test.zone",
-            "$ORIGIN example.test.\n@ 300 SOA ns1 hostmaster 7 3600 900 604800 60\n@ NS ns1\nns1 A 192.0.2.1\n"
-        )
-        source = ZoneSource(origin: DomainName("example.test.")!, file: path)
-        zone = try ZoneLoader.load(path: path, origin: source.origin).get().zone
+        (source, zone) = try exampleZone(in: files)
     }
 
     func monitor(maintenanceFile: String? = nil) -> HealthMonitor {

@@ -18,12 +18,7 @@ struct ReadinessEventsTests {
     let now = TestClock(Date(timeIntervalSince1970: 1_000_000))
 
     init() throws {
-        let path = files.write(
-            "example.test.zone",
-            "$ORIGIN example.test.\n@ 300 SOA ns1 hostmaster 7 3600 900 604800 60\n@ NS ns1\nns1 A 192.0.2.1\n"
-        )
-        source = ZoneSource(origin: DomainName("example.test.")!, file: path)
-        zone = try ZoneLoader.load(path: path, origin: source.origin).get().zone
+        (source, zone) = try exampleZone(in: files)
     }
 
     /// A monitor on the test's clock, and a function returning everything published to one
@@ -47,14 +42,19 @@ struct ReadinessEventsTests {
         return (health, drain)
     }
 
-    @Test func eachChangeIsPublishedOnceInOrder() {
-        let (health, heard) = subscribed()
-        let start = now.date
-        health.transition(to: .loading)
+    /// The zone loaded, the server ready and a good self-probe at `start`.
+    func makeReady(_ health: HealthMonitor, at start: Date) {
         health.record(
             [ZoneLoadReport(origin: source.origin, outcome: .loaded(zone, warnings: []))], at: start)
         health.transition(to: .ready)
         health.record(ProbeRound(finishedAt: start, succeeded: true, detail: "ok"))
+    }
+
+    @Test func eachChangeIsPublishedOnceInOrder() {
+        let (health, heard) = subscribed()
+        let start = now.date
+        health.transition(to: .loading)
+        makeReady(health, at: start)
         health.record(ProbeRound(finishedAt: start, succeeded: true, detail: "ok"))  // no change
         health.transition(to: .draining(since: start))
         #expect(
@@ -70,10 +70,7 @@ struct ReadinessEventsTests {
     @Test func aProbeGrowingOldIsPublishedWhenReEvaluated() {
         let (health, heard) = subscribed()
         let start = now.date
-        health.record(
-            [ZoneLoadReport(origin: source.origin, outcome: .loaded(zone, warnings: []))], at: start)
-        health.transition(to: .ready)
-        health.record(ProbeRound(finishedAt: start, succeeded: true, detail: "ok"))
+        makeReady(health, at: start)
         now.date = start.addingTimeInterval(6)
         health.evaluate(now: now.date)  // what the watch timer does
         #expect(
@@ -85,10 +82,7 @@ struct ReadinessEventsTests {
     @Test func aSecondaryThatExpiresIsPublished() {
         let (health, heard) = subscribed()
         let start = now.date
-        health.record(
-            [ZoneLoadReport(origin: source.origin, outcome: .loaded(zone, warnings: []))], at: start)
-        health.transition(to: .ready)
-        health.record(ProbeRound(finishedAt: start, succeeded: true, detail: "ok"))
+        makeReady(health, at: start)
         health.recordSecondary(
             source.origin, primaries: ["192.0.2.53:53"], serial: 7, attempt: 10, success: 1, result: "failed",
             nextRefresh: 20, expiresAt: 5, expired: true)
