@@ -93,8 +93,9 @@ VERSION := $(shell sed -n 's/^ *public static let version = "\(.*\)"$$/\1/p' Sou
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 STATIC_SCRATCH ?= .build-static
 STATIC_BIN = $(CURDIR)/$(STATIC_SCRATCH)/release/anydns
-DEB_REVISION := $(shell sed -n '1s/^anydns ($(VERSION)-\([^)]*\)).*/\1/p' Deploy/debian/changelog)
-DEB = $(CURDIR)/.build/anydns_$(VERSION)-$(DEB_REVISION)_$(DEB_ARCH).deb
+# The package's version is the changelog's first entry (upstream version, Debian revision).
+DEB_VERSION := $(shell awk 'NR == 1 { print $$2 }' Deploy/debian/changelog | tr -d '()')
+DEB = $(CURDIR)/.build/anydns_$(DEB_VERSION)_$(DEB_ARCH).deb
 PREFIX ?= /usr/local
 DESTDIR ?=
 
