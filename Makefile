@@ -1,6 +1,8 @@
 # anydns — the two commands of the README, and the pieces they are made of.
 #   make serve   install what is missing, build, serve Zones/ on 127.0.0.1/::1 port 5300
 #   make test    install the test tools, check formatting, run unit and integration tests, a fuzz smoke run
+#   make check   the inner loop: formatting, unit tests, the integration tests that need no package,
+#                benchmark or reference-server comparison (make test stays the whole suite)
 #   make lab     the multi-site anycast lab (root): BIRD2 router, three sites with ExaBGP, a client
 #   make bench-reload   reload of a 100,000-name zone under dnsperf load (release build)
 #   make bench   NSD, Knot DNS and anydns side by side (release build), queries then zone transfers
@@ -14,7 +16,7 @@ SWIFT ?= swift
 PYTHON ?= /usr/bin/python3
 ANYDNS_BIN ?= $(CURDIR)/.build/debug/anydns
 
-.PHONY: all deps test-deps build release stamp serve test unit-test integration-test lint format clean lab bench-reload bench \
+.PHONY: all deps test-deps build release stamp serve test check unit-test integration-test lint format clean lab bench-reload bench \
 	soak fuzz fuzz-smoke fuzz-build package-deps release-static install deb
 
 all: build
@@ -51,6 +53,10 @@ integration-test: build test-deps deb
 	ANYDNS_BIN=$(ANYDNS_BIN) ANYDNS_DEB=$(DEB) $(PYTHON) -m pytest -q Tests/Integration
 
 test: test-deps lint unit-test integration-test fuzz-smoke
+
+check: test-deps lint unit-test
+	ANYDNS_BIN=$(ANYDNS_BIN) $(PYTHON) -m pytest -q Tests/Integration --ignore=Tests/Integration/test_package.py \
+	  --ignore=Tests/Integration/test_benchmark.py --ignore=Tests/Integration/test_differential.py
 
 lab: build
 	ANYDNS_BIN=$(ANYDNS_BIN) ./Lab/run-lab.sh
