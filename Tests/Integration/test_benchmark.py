@@ -44,7 +44,12 @@ def test_quick_benchmark_runs_all_three_servers_and_reports_every_measure(tmp_pa
     assert set(reloads) == servers
     for server, row in reloads.items():
         assert row["final_serial_served"], f"{server} did not serve the last reloaded serial"
-        assert row["servfail"] == 0 and row["lost"] == 0, f"{server}: {row}"
+        assert row["servfail"] == 0, f"{server}: {row}"
+    # Losing nothing during a reload is anydns's promise (README "Signals"). NSD reloads by forking
+    # a new server process and now and then drops the queries in flight at that moment (36 of
+    # 4,563 in one run here), which is NSD's behaviour, not the benchmark's: it is shown in the
+    # table, not asserted.
+    assert reloads["anydns"]["lost"] == 0, f"anydns: {reloads['anydns']}"
     # Rate limiting rows: the accounting cost at a rate nobody reaches, and the flood.
     rrl = {row["server"]: row for row in results["throughput"] if row["test"] == "udp-rrl"}
     assert set(rrl) == servers
