@@ -35,6 +35,14 @@ public struct ZoneLoadReport: Sendable {
         if case .loaded = outcome { return true }
         return false
     }
+
+    /// Whether the zone is served after this load: the version just read, or the previous one kept.
+    public var isServed: Bool {
+        switch outcome {
+        case .loaded: true
+        case .failed(_, let keptSerial): keptSerial != nil
+        }
+    }
 }
 
 /// Reads zone files (libldns, then `ZoneBuilder`'s checks), off the serving path, and logs what

@@ -102,15 +102,7 @@ public final class ZoneService: @unchecked Sendable {
     @discardableResult
     public func apply(_ configs: [ZoneConfig]) -> [ZoneLoadReport] {
         let served = store.snapshot
-        let reports = ZoneFileLoader.batch {
-            configs.compactMap { config -> ZoneLoadReport? in
-                guard case .file(let path) = config.source else { return nil }
-                return ZoneFileLoader.load(
-                    ZoneSource(origin: config.origin, file: path),
-                    previous: served.zone(named: config.origin),
-                    logger: logger)
-            }
-        }
+        let reports = ZoneFileLoader.batch { configs.compactMap { loadFile($0, servedNow: served) } }
         queue.sync {
             let now = clock()
             let wanted = Set(configs.map(\.origin))
@@ -147,15 +139,20 @@ public final class ZoneService: @unchecked Sendable {
     /// Re-reads one file zone (`anydns ctl zone-reload`); the others are left as they are.
     public func reloadFile(_ origin: DomainName) -> Result<ZoneLoadReport, ZoneRequestError> {
         guard let config = config(origin) else { return .failure(.noSuchZone(origin)) }
-        guard case .file(let path) = config.source else { return .failure(.secondaryZone(config.origin)) }
-        let report = ZoneFileLoader.batch {
-            ZoneFileLoader.load(
-                ZoneSource(origin: config.origin, file: path),
-                previous: store.snapshot.zone(named: config.origin),
-                logger: logger)
+        guard let report = ZoneFileLoader.batch({ loadFile(config, servedNow: store.snapshot) }) else {
+            return .failure(.secondaryZone(config.origin))
         }
         queue.sync { installFileZones([report], removing: [], now: clock()) }
         return .success(report)
+    }
+
+    /// Reads the zone file of `config` (`nil` for a secondary zone); on failure the version in
+    /// `servedNow` is the one kept.
+    private func loadFile(_ config: ZoneConfig, servedNow: ZoneSet) -> ZoneLoadReport? {
+        guard case .file(let path) = config.source else { return nil }
+        return ZoneFileLoader.load(
+            ZoneSource(origin: config.origin, file: path), previous: servedNow.zone(named: config.origin),
+            logger: logger)
     }
 
     // MARK: Requests

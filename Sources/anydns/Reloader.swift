@@ -33,7 +33,6 @@ final class Reloader: Sendable {
     private let startConfiguration: Configuration
     /// One reload at a time, whoever asked for it.
     private let serial = Mutex(())
-    private let store: ZoneStore
     private let zoneService: ZoneService
     private let monitor: HealthMonitor
     private let metrics: DNSMetrics
@@ -42,13 +41,12 @@ final class Reloader: Sendable {
     private let logger: Logger
 
     init(
-        serve: Serve, settings: SiteSettings.Settings, store: ZoneStore, zoneService: ZoneService,
+        serve: Serve, settings: SiteSettings.Settings, zoneService: ZoneService,
         monitor: HealthMonitor, metrics: DNSMetrics, server: DNSServer, probe: SelfProbe, logger: Logger
     ) {
         self.serve = serve
         running = Mutex(settings)
         startConfiguration = settings.configuration
-        self.store = store
         self.zoneService = zoneService
         self.monitor = monitor
         self.metrics = metrics
@@ -115,7 +113,9 @@ final class Reloader: Sendable {
             let reports = zoneService.apply(applied.zoneConfigs)
             monitor.record(reports, at: Date())
             metrics.recordLoad(reports, isReload: true)
-            let served = store.snapshot.zones.count
+            // File zones served (read now or kept), as before the registry: secondary zones that a
+            // transfer happens to bring in meanwhile must not change what the reload reports.
+            let served = reports.filter(\.isServed).count
             let failed = reports.filter { !$0.succeeded }.map { $0.origin.description }
             logger.notice(
                 "reloaded",

@@ -171,7 +171,8 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "serving DNS",
             metadata: [
-                "listen": "\(settings.listen.map(\.description))", "zones": "\(store.snapshot.zones.count)",
+                "listen": "\(settings.listen.map(\.description))",
+                "zones": "\(reports.filter(\.isServed).count)",
                 "udp-workers": "\(settings.udpWorkers)", "udp-workers-from": "\(settings.udpWorkersChosenBy)",
             ])
 
@@ -181,7 +182,7 @@ struct Serve: AsyncParsableCommand {
             interval: settings.health.probeInterval, timeout: settings.health.probeTimeout,
             source: probeSource)
         let reloader = Reloader(
-            serve: self, settings: settings, store: store, zoneService: zoneService, monitor: monitor,
+            serve: self, settings: settings, zoneService: zoneService, monitor: monitor,
             metrics: metrics, server: server, probe: probe, logger: logger)
         let http = ManagementServer(
             address: settings.managementHTTP.host, port: Int(settings.managementHTTP.port), monitor: monitor,
