@@ -1,5 +1,4 @@
 import DNSAuth
-import ServingTypes
 
 #if canImport(Glibc)
     import Glibc

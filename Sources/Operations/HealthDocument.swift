@@ -7,13 +7,13 @@ import Foundation
 extension HealthMonitor {
     /// The `/health` document.
     public func document(now: Date) -> HealthDocument {
-        let (ready, reason) = readiness(now: now)
+        // The same evaluation /readyz and subscribers get, so its state never says "ready"
+        // beside ready = false, and a change first seen here is published too.
+        let readiness = evaluate(now: now)
         let zones = zoneStatuses  // with the served zones' signing state
         return state.withLock { state in
             HealthDocument(
-                // The state names what the site is: never "ready" beside ready = false.
-                state: state.lifecycle == .ready && !ready ? "not-ready" : state.lifecycle.name,
-                ready: ready, reason: reason,
+                state: readiness.state, ready: readiness.ready, reason: readiness.reason,
                 degraded: Self.degraded(state),
                 zones: zones.map {
                     .init(

@@ -6,7 +6,7 @@ import Members
 /// Turns the configuration's `services` into the member table's service definitions (README
 /// "Anycast services"); the keys are the TSIG keys of `keys`, by their DNS names.
 enum MemberSettings {
-    static func services(_ configuration: Configuration) throws -> [MemberService] {
+    static func services(_ configuration: Configuration) throws(SiteSettings.Problem) -> [MemberService] {
         let keyring = try TransferSettings.keyring(configuration)
         return configuration.services.compactMap { service in
             guard let name = DomainName(service.name) else { return nil }

@@ -211,23 +211,14 @@ public enum SiteSettings {
             health: configuration.health,
             lameDuck: lameDuck ?? configuration.lameDuck,
             maintenanceFile: configuration.maintenanceFile,
-            access: try settingsProblem { try TransferSettings.access(configuration) },
+            access: try TransferSettings.access(configuration),
             transfers: TransferSettings.zoneService(configuration),
-            zoneConfigs: try settingsProblem {
-                try TransferSettings.zoneConfigs(
-                    configuration, fileZones: zones, useConfiguredZones: zone.isEmpty)
-            },
+            zoneConfigs: try TransferSettings.zoneConfigs(
+                configuration, fileZones: zones, useConfiguredZones: zone.isEmpty),
             defenses: DefenceSettings.defences(configuration),
             cookiesRequiredAbove: configuration.cookies.requireUnderLoad,
             defencesReport: DefenceSettings.health(configuration),
-            services: try settingsProblem { try MemberSettings.services(configuration) })
-    }
-
-    /// Runs `make`, whose only errors are ``Problem``s.
-    private static func settingsProblem<T>(_ make: () throws -> T) throws(Problem) -> T {
-        do { return try make() } catch let problem as Problem { throw problem } catch {
-            throw Problem("\(error)")
-        }
+            services: try MemberSettings.services(configuration))
     }
 }
 

@@ -10,7 +10,7 @@ import ZoneLifecycle
 /// `allow-transfer`, `allow-notify` and `notify` into what the responder and the zone service
 /// use (README "Zone transfers").
 enum TransferSettings {
-    static func keyring(_ configuration: Configuration) throws -> [String: TSIGKey] {
+    static func keyring(_ configuration: Configuration) throws(SiteSettings.Problem) -> [String: TSIGKey] {
         var keys: [String: TSIGKey] = [:]
         for (index, key) in configuration.keys.enumerated() {
             guard let made = TSIGKey(name: key.name, algorithm: key.algorithm, base64Secret: key.secret)
@@ -23,7 +23,7 @@ enum TransferSettings {
         return keys
     }
 
-    static func access(_ configuration: Configuration) throws -> AccessPolicy {
+    static func access(_ configuration: Configuration) throws(SiteSettings.Problem) -> AccessPolicy {
         let keys = try keyring(configuration)
         var rules: [String: AccessRule] = [:]
         for acl in configuration.acls {
@@ -52,7 +52,7 @@ enum TransferSettings {
     /// `--zone`/`--zones-dir` options instead) with their NOTIFY targets and journaling, and, when
     /// the configuration's zones are used, its secondary zones with their primaries.
     static func zoneConfigs(_ configuration: Configuration, fileZones: [ZoneSource], useConfiguredZones: Bool)
-        throws -> [ZoneConfig]
+        throws(SiteSettings.Problem) -> [ZoneConfig]
     {
         let keys = try keyring(configuration)
         var remotes: [String: [RemoteServer]] = [:]

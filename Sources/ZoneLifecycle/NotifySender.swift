@@ -4,7 +4,6 @@ import DNSXfr
 import DNSZone
 import Dispatch
 import Logging
-import ServingTypes
 
 /// Sends NOTIFY (RFC 1996 §3.5-3.7) for a new serial to each configured secondary over UDP,
 /// retrying with doubling intervals until the secondary acknowledges or the tries run out

@@ -2,7 +2,6 @@ import DNSAuth
 import DNSWire
 import DNSXfr
 import DNSZone
-import ServingTypes
 
 /// One refresh of a secondary zone, run on the transfer queue: SOA queries, IXFR or AXFR, and
 /// the zone checks (RFC 1034 §4.3.5, RFC 1995, RFC 5936, RFC 7314).
